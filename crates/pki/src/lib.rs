@@ -1,0 +1,1 @@
+//! The cluster PKI. (Being written.)
