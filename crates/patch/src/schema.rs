@@ -38,6 +38,29 @@ pub struct Field {
 pub trait Schema: Send + Sync {
     /// The field `field` of the struct type `type_name`, if the type has it.
     fn field(&self, type_name: &str, field: &str) -> Option<Field>;
+
+    /// Whether server-side apply treats the struct type `type_name` as one value, owned
+    /// and replaced as a whole (`+structType=atomic`, e.g. `LabelSelector`).
+    fn is_atomic_struct(&self, _type_name: &str) -> bool {
+        false
+    }
+}
+
+impl Shape {
+    /// The shape of the member `key` of a value of this shape: a declared field of a
+    /// struct, a map's value shape, or [`Shape::Untyped`].
+    pub fn child(&self, schema: &dyn Schema, key: &str) -> Field {
+        match self {
+            Shape::Struct(type_name) => schema.field(type_name, key).unwrap_or(Field::UNTYPED),
+            Shape::Map(value) => Field { shape: (**value).clone(), retain_keys: false },
+            _ => Field::UNTYPED,
+        }
+    }
+}
+
+impl Field {
+    /// A field of unknown type.
+    pub const UNTYPED: Field = Field { shape: Shape::Untyped, retain_keys: false };
 }
 
 /// A schema that knows no types: everything is [`Shape::Untyped`].
