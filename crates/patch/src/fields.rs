@@ -183,7 +183,9 @@ impl FieldSet {
         for (element, node) in &self.children {
             let kept = match other.children.get(element) {
                 Some(theirs) if theirs.member => continue,
-                Some(theirs) => Node { member: node.member, children: node.children.recursive_difference(&theirs.children) },
+                Some(theirs) => {
+                    Node { member: node.member, children: node.children.recursive_difference(&theirs.children) }
+                }
                 None => node.clone(),
             };
             if kept.member || !kept.children.is_empty() {
@@ -193,13 +195,19 @@ impl FieldSet {
         out
     }
 
-    fn combine(&self, other: &FieldSet, member: fn(bool, bool) -> bool, recurse: fn(&FieldSet, &FieldSet) -> FieldSet) -> FieldSet {
+    fn combine(
+        &self,
+        other: &FieldSet,
+        member: fn(bool, bool) -> bool,
+        recurse: fn(&FieldSet, &FieldSet) -> FieldSet,
+    ) -> FieldSet {
         let mut out = FieldSet::new();
         for (element, node) in &self.children {
             let kept = match other.children.get(element) {
-                Some(theirs) => {
-                    Node { member: member(node.member, theirs.member), children: recurse(&node.children, &theirs.children) }
-                }
+                Some(theirs) => Node {
+                    member: member(node.member, theirs.member),
+                    children: recurse(&node.children, &theirs.children),
+                },
                 None => node.clone(),
             };
             if kept.member || !kept.children.is_empty() {
@@ -226,18 +234,17 @@ impl FieldSet {
         self.children.get(element).map(|node| &node.children)
     }
 
-    /// Drop the node at `element` and everything below it.
-    pub fn remove_child(&mut self, element: &PathElement) {
-        self.children.remove(element);
-    }
-
-    /// Set whether the direct child `element` is a member, keeping what is below it.
-    pub fn set_member(&mut self, element: &PathElement, member: bool) {
-        if let Some(node) = self.children.get_mut(element) {
-            node.member = member;
-            if !member && node.children.is_empty() {
-                self.children.remove(element);
-            }
+    /// Make `path` no longer a member, keeping what is below it.
+    pub fn unmark(&mut self, path: &[PathElement]) {
+        let Some((first, rest)) = path.split_first() else { return };
+        let Some(node) = self.children.get_mut(first) else { return };
+        if rest.is_empty() {
+            node.member = false;
+        } else {
+            node.children.unmark(rest);
+        }
+        if !node.member && node.children.is_empty() {
+            self.children.remove(first);
         }
     }
 
@@ -294,7 +301,10 @@ mod tests {
         let nginx = PathElement::key([("name", &json!("nginx"))]);
         assert!(set.contains(&[f("spec"), f("containers"), nginx.clone(), f("image")]));
         assert_eq!(set.to_fields_v1(), encoded);
-        assert_eq!(path_string(&[f("spec"), f("containers"), nginx, f("image")]), ".spec.containers[name=\"nginx\"].image");
+        assert_eq!(
+            path_string(&[f("spec"), f("containers"), nginx, f("image")]),
+            ".spec.containers[name=\"nginx\"].image"
+        );
     }
 
     #[test]

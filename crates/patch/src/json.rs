@@ -58,7 +58,9 @@ fn describe_failure(op: &PatchOperation, kind: &PatchErrorKind) -> String {
     let path = op.path().as_str();
     match (op, kind) {
         (PatchOperation::Test(_), _) => format!("testing value {path} failed: test failed"),
-        (PatchOperation::Add(_), _) => format!("add operation does not apply: doc is missing path: \"{path}\": missing value"),
+        (PatchOperation::Add(_), _) => {
+            format!("add operation does not apply: doc is missing path: \"{path}\": missing value")
+        }
         (PatchOperation::Remove(_), _) => {
             let key = path.rsplit('/').next().unwrap_or_default();
             format!("error in remove for path: \"{path}\": Unable to remove nonexistent key: {key}: missing value")

@@ -10,7 +10,7 @@
 //! The last two navigate objects by a [`Schema`]: which fields are lists merged by a key,
 //! sets, or atomic. The `resources` crate provides the schema of the served kinds.
 
-//TMP pub mod apply;
+pub mod apply;
 pub mod fields;
 pub mod json;
 pub mod schema;
@@ -18,7 +18,7 @@ pub mod strategic;
 #[cfg(test)]
 mod testing;
 
-//TMP pub use apply::{ApplyError, Conflict, FieldManager};
+pub use apply::{ApplyError, Conflict, FieldManager};
 pub use fields::{FieldSet, PathElement};
 pub use schema::{Field, ListType, Schema, Shape, Untyped};
 

@@ -72,7 +72,9 @@ impl Merger<'_> {
             }
             let field = shape.child(self.schema, &key);
             let merged = match (original.get_mut(&key).map(std::mem::take), patch_value) {
-                (Some(Value::Object(live)), Value::Object(patch)) => Value::Object(self.merge_map(live, patch, &field.shape)?),
+                (Some(Value::Object(live)), Value::Object(patch)) => {
+                    Value::Object(self.merge_map(live, patch, &field.shape)?)
+                }
                 (Some(Value::Array(live)), Value::Array(patch)) => Value::Array(self.merge_list(live, patch, &field)?),
                 (_, patch_value) => self.fresh(patch_value, &field)?,
             };
@@ -155,11 +157,17 @@ impl Merger<'_> {
 
     /// Merge each list named by a `$setElementOrder/<field>` directive together with its
     /// patch list, then order it as the directive says.
-    fn apply_element_orders(&self, original: &mut Map<String, Value>, patch: &mut Map<String, Value>, shape: &Shape) -> Result<(), PatchError> {
+    fn apply_element_orders(
+        &self,
+        original: &mut Map<String, Value>,
+        patch: &mut Map<String, Value>,
+        shape: &Shape,
+    ) -> Result<(), PatchError> {
         let directives: Vec<String> = patch.keys().filter(|k| k.starts_with(SET_ELEMENT_ORDER)).cloned().collect();
         for directive in directives {
             let order = patch.shift_remove(&directive).unwrap_or_default();
-            let Some(list_field) = directive.strip_prefix(SET_ELEMENT_ORDER).and_then(|rest| rest.strip_prefix('/')) else {
+            let Some(list_field) = directive.strip_prefix(SET_ELEMENT_ORDER).and_then(|rest| rest.strip_prefix('/'))
+            else {
                 return Err(PatchError::BadRequest("invalid patch format of setElementOrder list".to_owned()));
             };
             let Value::Array(order) = order else {
@@ -201,7 +209,10 @@ impl Merger<'_> {
             }
             let (patch_items, server_only) = partition(merged, &order, by_key);
             let server_order = original_list.unwrap_or_default();
-            original.insert(list_field.to_owned(), Value::Array(normalize(patch_items, server_only, &order, &server_order, by_key)));
+            original.insert(
+                list_field.to_owned(),
+                Value::Array(normalize(patch_items, server_only, &order, &server_order, by_key)),
+            );
         }
         Ok(())
     }

@@ -66,7 +66,8 @@ fn env_var_added_by_name_keeps_existing_ones() {
 fn new_items_without_order_directive_go_before_later_server_items() {
     let patch = json!({"spec":{"template":{"spec":{"containers":[{"name":"log","image":"fluentd"}]}}}});
     let result = patch_deployment(nginx_deployment(), patch);
-    let names: Vec<&str> = containers(&result).as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        containers(&result).as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["log", "nginx", "sidecar"]);
 }
 
@@ -76,7 +77,8 @@ fn set_element_order_places_a_new_container_last() {
         "$setElementOrder/containers":[{"name":"nginx"},{"name":"sidecar"},{"name":"log"}],
         "containers":[{"name":"log","image":"fluentd"}]}}}});
     let result = patch_deployment(nginx_deployment(), patch);
-    let names: Vec<&str> = containers(&result).as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        containers(&result).as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["nginx", "sidecar", "log"]);
 }
 
@@ -143,7 +145,10 @@ fn atomic_and_untyped_lists_are_replaced() {
 fn rollout_restart_adds_a_template_annotation() {
     let patch = json!({"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2025-01-01T00:00:00Z"}}}}});
     let result = patch_deployment(nginx_deployment(), patch);
-    assert_eq!(result["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"], "2025-01-01T00:00:00Z");
+    assert_eq!(
+        result["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"],
+        "2025-01-01T00:00:00Z"
+    );
     assert_eq!(result["spec"]["template"]["metadata"]["labels"], json!({"app": "web"}));
 }
 
@@ -152,7 +157,10 @@ fn directives_never_leak_into_new_values() {
     let original = json!({"metadata": {"name": "p"}, "spec": {}});
     let patch = json!({"spec": {"$setElementOrder/containers": [{"name": "a"}], "containers": [{"name": "a", "env": [{"$patch": "delete", "name": "x"}], "resources": {"$patch": "replace", "limits": {"cpu": "1"}}}]}});
     let result = patch_pod(original, patch);
-    assert_eq!(result["spec"], json!({"containers": [{"name": "a", "env": [], "resources": {"limits": {"cpu": "1"}}}]}));
+    assert_eq!(
+        result["spec"],
+        json!({"containers": [{"name": "a", "env": [], "resources": {"limits": {"cpu": "1"}}}]})
+    );
 }
 
 #[test]
