@@ -4,6 +4,7 @@
 //! callers are answered: a read that starts after an acknowledgement sees that write.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use crate::{KeyValue, RangeResult, Revision};
 
@@ -22,8 +23,7 @@ impl State {
         let mut kvs = Vec::new();
         let mut more = false;
         if start < end {
-            for (_, kv) in self.kvs.range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Excluded(end)))
-            {
+            for (_, kv) in self.kvs.range::<str, _>((Bound::Included(start), Bound::Excluded(end))) {
                 if limit != 0 && kvs.len() == limit {
                     more = true;
                     break;
