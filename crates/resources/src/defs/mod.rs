@@ -6,10 +6,16 @@ use crate::ResourceDef;
 mod configmap;
 mod endpoints;
 mod event;
+mod horizontalpodautoscaler;
+mod ingress;
+mod ingressclass;
+mod limitrange;
 mod namespace;
+mod networkpolicy;
 mod node;
 mod persistentvolume;
 mod persistentvolumeclaim;
+mod resourcequota;
 mod secret;
 mod service;
 mod serviceaccount;
@@ -20,11 +26,17 @@ pub static ALL: &[ResourceDef] = &[
     configmap::DEF,
     endpoints::DEF,
     event::DEF,
+    limitrange::DEF,
     namespace::DEF,
     node::DEF,
     persistentvolumeclaim::DEF,
     persistentvolume::DEF,
+    resourcequota::DEF,
     secret::DEF,
     serviceaccount::DEF,
     service::DEF,
+    horizontalpodautoscaler::DEF,
+    ingressclass::DEF,
+    ingress::DEF,
+    networkpolicy::DEF,
 ];
