@@ -43,8 +43,14 @@ pub trait Strategy: Send + Sync {
     /// Field-selector attributes beyond `metadata.name` and `metadata.namespace`
     /// (e.g. pods' `spec.nodeName`), with the object's values.
     fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)>;
+    /// The attribute names [`Strategy::selectable_fields`] returns.
+    fn field_selectors(&self) -> &'static [&'static str];
     /// Whether `metadata.generation` is kept (set to 1 on create, bumped on spec change).
     fn tracks_generation(&self) -> bool;
+    /// Seconds a delete waits for the object's owner to finish it (upstream's
+    /// `CheckGracefulDelete`: a running pod's kubelet), given the client's request; 0
+    /// removes it at once.
+    fn graceful_delete_period(&self, obj: &Value, requested: Option<i64>) -> i64;
 }
 
 /// A strategy written against the kind's typed struct. Every method has a default, so a
@@ -77,6 +83,10 @@ pub trait TypedStrategy: Send + Sync + 'static {
     }
     fn selectable_fields(&self, _obj: &Self::Object) -> Vec<(&'static str, String)> {
         Vec::new()
+    }
+    /// See [`Strategy::graceful_delete_period`]; most kinds go at once.
+    fn graceful_delete_period(&self, _obj: &Self::Object, _requested: Option<i64>) -> i64 {
+        0
     }
 }
 
@@ -118,7 +128,7 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
     fn decode(&self, obj: Value) -> Result<Decoded, String> {
         let mut unknown_fields = Vec::new();
         let typed: S::Object = serde_ignored::deserialize(obj, |path| {
-            unknown_fields.push(path.to_string());
+            unknown_fields.push(field_path(&path));
         })
         .map_err(|e| e.to_string())?;
         let object = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
@@ -165,7 +175,57 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         Self::typed(obj).map(|o| self.0.selectable_fields(&o)).unwrap_or_default()
     }
 
+    fn field_selectors(&self) -> &'static [&'static str] {
+        S::FIELD_SELECTORS
+    }
+
     fn tracks_generation(&self) -> bool {
         S::GENERATION
+    }
+
+    fn graceful_delete_period(&self, obj: &Value, requested: Option<i64>) -> i64 {
+        Self::typed(obj).map_or(0, |o| self.0.graceful_delete_period(&o, requested))
+    }
+}
+
+/// A path as upstream's strict decoder prints it: `spec.containers[0].foo`.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = field_path(parent);
+            if parent.is_empty() { key.clone() } else { format!("{parent}.{key}") }
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => field_path(parent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Plain;
+    impl TypedStrategy for Plain {
+        type Object = k8s_openapi::api::apps::v1::Deployment;
+    }
+
+    #[test]
+    fn decode_reports_unknown_fields_with_upstream_paths() {
+        let obj = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "bogus": 1},
+            "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "a", "imagee": "nginx"}]}}}
+        });
+        let d = Typed(Plain).decode(obj).unwrap();
+        assert_eq!(d.unknown_fields, vec!["metadata.bogus", "spec.template.spec.containers[0].imagee"]);
+        assert!(d.object.pointer("/spec/template/spec/containers/0/imagee").is_none());
+    }
+
+    #[test]
+    fn decode_rejects_wrong_types() {
+        let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": "two"}});
+        assert!(Typed(Plain).decode(obj).is_err());
     }
 }

@@ -132,6 +132,6 @@ pub trait Store: Send + Sync + 'static {
     /// are dropped, and reads or watches from before it fail with [`Error::Compacted`].
     async fn compact(&self, revision: Revision) -> Result<()>;
 
-    /// The oldest revision still readable (one past the last compaction).
+    /// The oldest revision still readable: the last compaction point (0 before any).
     async fn compacted_revision(&self) -> Result<Revision>;
 }

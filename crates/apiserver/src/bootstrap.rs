@@ -1,0 +1,74 @@
+//! What exists from the first start: the system namespaces, and the `kubernetes`
+//! Service in `default` with its Endpoints and EndpointSlice pointing at this server
+//! (upstream's bootstrap controller). Idempotent: a restart only fills what is missing.
+
+use crate::registry::{Registry, WriteOptions};
+use crate::status::{ApiError, ApiResult};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+
+/// Namespaces every cluster has.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+async fn ensure(registry: &Registry, group: &str, version: &str, plural: &str, namespace: &str, obj: Value) -> ApiResult<()> {
+    let Some(def) = resources::find(group, version, plural) else { return Ok(()) };
+    let opts = WriteOptions { field_manager: "kube-apiserver".to_owned(), ..Default::default() };
+    match registry.create(def, namespace, obj, &opts).await {
+        Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Create what is missing. `advertise` is the address other components reach this
+/// server at, `port` its secure port, `service_ip` the first address of the service range.
+pub async fn run(registry: &Registry, advertise: IpAddr, port: u16, service_ip: IpAddr) -> ApiResult<()> {
+    for ns in SYSTEM_NAMESPACES {
+        ensure(registry, "", "v1", "namespaces", "", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+            .await?;
+    }
+    let labels = json!({"component": "apiserver", "provider": "kubernetes"});
+    ensure(
+        registry,
+        "",
+        "v1",
+        "services",
+        "default",
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "labels": labels},
+            "spec": {
+                "type": "ClusterIP", "clusterIP": service_ip.to_string(), "sessionAffinity": "None",
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+            },
+        }),
+    )
+    .await?;
+    ensure(
+        registry,
+        "",
+        "v1",
+        "endpoints",
+        "default",
+        json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": advertise.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+        }),
+    )
+    .await?;
+    ensure(
+        registry,
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "default",
+        json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": if advertise.is_ipv4() { "IPv4" } else { "IPv6" },
+            "endpoints": [{"addresses": [advertise.to_string()], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }),
+    )
+    .await
+}

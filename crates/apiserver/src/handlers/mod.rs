@@ -1,0 +1,10 @@
+//! Request handlers: the route table of the API server and one module per concern.
+
+pub mod discovery;
+pub mod health;
+pub mod openapi;
+pub mod output;
+mod patch;
+pub mod query;
+pub mod resource;
+mod scale;

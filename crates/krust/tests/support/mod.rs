@@ -1,0 +1,179 @@
+//! A `krust server` on a temporary data dir and a free loopback port, and the real
+//! `kubectl` pointed at it. Dropping the cluster stops the server (by PID).
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Cluster {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Cluster {
+    /// Start a server and wait until it is ready.
+    pub fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = Self::spawn_on(dir.path(), 0);
+        let mut c = Cluster { child: None, dir, port: port.0 };
+        c.child = Some(port.1);
+        c
+    }
+
+    /// Start (or restart) a server on `data_dir`; returns the port and the child.
+    fn spawn_on(data_dir: &Path, port: u16) -> (u16, Child) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_krust"))
+            .args(["server", "--bind-address", "127.0.0.1", "--secure-port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting krust server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            assert!(Instant::now() < deadline, "server did not report its address in time");
+            let line = lines.next().expect("server exited before it was ready").expect("reading stdout");
+            if let Some(addr) = line.strip_prefix("Krust API server listening on https://") {
+                break addr.rsplit(':').next().unwrap().parse().expect("port");
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        (port, child)
+    }
+
+    /// Kill the server with SIGKILL and start it again on the same data and port.
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL the server");
+            c.wait().expect("reap the server");
+        }
+        let (port, child) = Self::spawn_on(self.dir.path(), self.port);
+        assert_eq!(port, self.port);
+        self.child = Some(child);
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    pub fn pki(&self, file: &str) -> PathBuf {
+        self.dir.path().join("pki").join(file)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A `kubectl` command against this cluster, with its own cache dir.
+    pub fn kubectl_cmd(&self) -> Command {
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("--kubeconfig").arg(self.kubeconfig()).arg("--cache-dir").arg(self.dir.path().join("kubectl-cache"));
+        cmd
+    }
+
+    /// Run kubectl; returns (success, stdout, stderr).
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        self.kubectl_stdin(args, None)
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = self.kubectl_cmd();
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("running kubectl");
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).expect("writing kubectl stdin");
+        }
+        drop(pipe);
+        Run::from(child.wait_with_output().expect("kubectl output"), args)
+    }
+
+    /// Run kubectl and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.kubectl(args);
+        assert!(run.success, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
+        run.stdout
+    }
+
+    /// Run kubectl and require failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let run = self.kubectl(args);
+        assert!(!run.success, "kubectl {args:?} should have failed:\nstdout: {}", run.stdout);
+        run.stderr
+    }
+
+    /// `curl` with the given extra arguments against `path`; returns (status, body).
+    pub fn curl(&self, path: &str, extra: &[&str]) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(self.pki("ca.crt"))
+            .args(extra)
+            .arg(self.url(path))
+            .output()
+            .expect("running curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').expect("curl prints the code last");
+        (code.trim().parse().expect("HTTP code"), body.to_owned())
+    }
+
+    /// `curl` as the admin (client certificate).
+    pub fn curl_admin(&self, path: &str, extra: &[&str]) -> (u16, String) {
+        let cert = self.pki("admin.crt");
+        let key = self.pki("admin.key");
+        let mut args = vec!["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.curl(path, &args)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output, _args: &[&str]) -> Run {
+        Run {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Poll `f` until it returns Some, for at most `secs` seconds.
+pub fn eventually<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {secs}s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A manifest from ../shared/manifests (the seeds' files).
+pub fn manifest(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/manifests").join(name);
+    assert!(p.exists(), "missing manifest {}", p.display());
+    p
+}
