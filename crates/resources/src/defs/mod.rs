@@ -3,6 +3,8 @@
 
 use crate::ResourceDef;
 
+mod clusterrole;
+mod clusterrolebinding;
 mod configmap;
 mod endpoints;
 mod event;
@@ -15,11 +17,17 @@ mod networkpolicy;
 mod node;
 mod persistentvolume;
 mod persistentvolumeclaim;
+mod rbac_table;
+mod pod;
+mod pod_status;
 mod resourcequota;
+mod role;
+mod rolebinding;
 mod secret;
 mod service;
 mod serviceaccount;
 mod shared;
+mod workload;
 
 /// Every served resource, in discovery order.
 pub static ALL: &[ResourceDef] = &[
@@ -31,6 +39,7 @@ pub static ALL: &[ResourceDef] = &[
     node::DEF,
     persistentvolumeclaim::DEF,
     persistentvolume::DEF,
+    pod::DEF,
     resourcequota::DEF,
     secret::DEF,
     serviceaccount::DEF,
@@ -39,4 +48,8 @@ pub static ALL: &[ResourceDef] = &[
     ingressclass::DEF,
     ingress::DEF,
     networkpolicy::DEF,
+    clusterrolebinding::DEF,
+    clusterrole::DEF,
+    rolebinding::DEF,
+    role::DEF,
 ];

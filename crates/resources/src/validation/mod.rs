@@ -2,6 +2,10 @@
 //! ([`names`]), object metadata ([`meta`]).
 
 pub mod config_key;
+pub mod container;
 pub mod meta;
 pub mod names;
+pub mod rbac;
+pub mod pod;
 pub mod service;
+pub mod workload;
