@@ -9,8 +9,10 @@
 //! Start at [`defs`] (one file per resource) and [`strategy`] (the trait and its typed
 //! adapter). [`validation`] holds the shared validators (names, metadata, pod specs).
 
+pub mod defaults;
 pub mod defs;
 pub mod field_error;
+pub mod quantity;
 pub mod schema;
 pub mod strategy;
 pub mod table;
