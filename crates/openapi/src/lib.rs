@@ -10,10 +10,12 @@
 //! [`OpenApi::new`] costs nothing; each document family is generated on first request and
 //! then kept. Start at [`routes`] (what operations exist), then [`v3`], [`v2`] and [`pb`].
 
+mod model;
 mod params;
 mod pb;
 mod proto;
 mod routes;
+mod subresources;
 mod v2;
 mod v3;
 

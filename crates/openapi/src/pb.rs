@@ -104,13 +104,13 @@ fn parameter(p: &Value) -> ParametersItem {
     );
     let unique_items = p.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false);
     let kind = match location.as_str() {
-        "body" => ParameterKind::BodyParameter(BodyParameter {
+        "body" => ParameterKind::BodyParameter(Box::new(BodyParameter {
             description,
             name,
             r#in: location,
             required,
             schema: p.get("schema").map(schema),
-        }),
+        })),
         "path" => ParameterKind::NonBodyParameter(NonBodyParameter {
             oneof: Some(NonBodyKind::PathParameterSubSchema(PathParameterSubSchema {
                 required,
@@ -174,9 +174,9 @@ fn schema(v: &Value) -> Schema {
     let additional_properties = s.get("additionalProperties").map(|a| {
         let oneof = match a {
             Value::Bool(b) => AdditionalProperties::Boolean(*b),
-            other => AdditionalProperties::Schema(schema(other)),
+            other => AdditionalProperties::Schema(Box::new(schema(other))),
         };
-        Box::new(AdditionalPropertiesItem { oneof: Some(oneof) })
+        AdditionalPropertiesItem { oneof: Some(oneof) }
     });
     let r#type = s.get("type").map(|t| TypeItem {
         value: match t {

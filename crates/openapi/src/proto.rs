@@ -116,8 +116,8 @@ pub struct Parameter {
 
 #[derive(Clone, PartialEq, Oneof)]
 pub enum ParameterKind {
-    #[prost(message, tag = "1")]
-    BodyParameter(BodyParameter),
+    #[prost(message, boxed, tag = "1")]
+    BodyParameter(Box<BodyParameter>),
     #[prost(message, tag = "2")]
     NonBodyParameter(NonBodyParameter),
 }
@@ -264,8 +264,8 @@ pub struct Schema {
     pub required: Vec<String>,
     #[prost(message, repeated, tag = "20")]
     pub r#enum: Vec<Any>,
-    #[prost(message, optional, boxed, tag = "21")]
-    pub additional_properties: Option<Box<AdditionalPropertiesItem>>,
+    #[prost(message, optional, tag = "21")]
+    pub additional_properties: Option<AdditionalPropertiesItem>,
     #[prost(message, optional, tag = "22")]
     pub r#type: Option<TypeItem>,
     #[prost(message, optional, tag = "23")]
@@ -290,8 +290,8 @@ pub struct AdditionalPropertiesItem {
 
 #[derive(Clone, PartialEq, Oneof)]
 pub enum AdditionalProperties {
-    #[prost(message, tag = "1")]
-    Schema(Schema),
+    #[prost(message, boxed, tag = "1")]
+    Schema(Box<Schema>),
     #[prost(bool, tag = "2")]
     Boolean(bool),
 }

@@ -1,8 +1,8 @@
 //! The Swagger 2.0 document (`/openapi/v2`): every path of every group-version, and the
 //! definitions converted from the v3 component schemas.
 
+use crate::model::{GroupVersion, Operation, Payload, hoist_common_params};
 use crate::params::{In, Param};
-use crate::routes::{GroupVersion, Operation, Payload, hoist_common_params};
 use crate::v3::gvk_json;
 use resources::schema::REF_PREFIX;
 use serde_json::{Map, Value, json};

@@ -2,8 +2,8 @@
 //! paths with their operations, and `components.schemas` holding every definition the
 //! operations reach (closure over `$ref`).
 
+use crate::model::{Body, GroupVersion, Gvk, Operation, Payload, Reply, hoist_common_params};
 use crate::params::{In, Param};
-use crate::routes::{Body, GroupVersion, Gvk, Operation, Payload, Reply, hoist_common_params};
 use resources::schema::REF_PREFIX;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
