@@ -12,6 +12,7 @@
 pub mod defaults;
 pub mod defs;
 pub mod field_error;
+pub mod merge;
 pub mod quantity;
 pub mod schema;
 pub mod strategy;
