@@ -6,17 +6,24 @@ use crate::ResourceDef;
 mod clusterrole;
 mod clusterrolebinding;
 mod configmap;
+mod csidriver;
+mod csinode;
 mod endpoints;
+mod endpointslice;
 mod event;
+mod events_v1;
 mod horizontalpodautoscaler;
 mod ingress;
 mod ingressclass;
+mod lease;
 mod limitrange;
 mod namespace;
 mod networkpolicy;
 mod node;
 mod persistentvolume;
 mod persistentvolumeclaim;
+mod poddisruptionbudget;
+mod priorityclass;
 mod rbac_table;
 mod pod;
 mod pod_status;
@@ -27,6 +34,8 @@ mod secret;
 mod service;
 mod serviceaccount;
 mod shared;
+mod storageclass;
+mod volumeattachment;
 mod workload;
 
 /// Every served resource, in discovery order.
@@ -44,12 +53,21 @@ pub static ALL: &[ResourceDef] = &[
     secret::DEF,
     serviceaccount::DEF,
     service::DEF,
+    events_v1::DEF,
     horizontalpodautoscaler::DEF,
     ingressclass::DEF,
     ingress::DEF,
     networkpolicy::DEF,
+    poddisruptionbudget::DEF,
     clusterrolebinding::DEF,
     clusterrole::DEF,
     rolebinding::DEF,
     role::DEF,
+    csidriver::DEF,
+    csinode::DEF,
+    storageclass::DEF,
+    volumeattachment::DEF,
+    priorityclass::DEF,
+    lease::DEF,
+    endpointslice::DEF,
 ];
