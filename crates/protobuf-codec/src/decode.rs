@@ -10,8 +10,17 @@ use crate::error::DecodeError;
 use crate::wellknown;
 use crate::wire::{self, Reader};
 
+/// How deeply messages may nest (embedded envelopes included) before decoding gives up, so that
+/// hostile input cannot exhaust the stack. Real objects, CRD schemas included, stay far below.
+const MAX_DEPTH: usize = 100;
+
 /// Decodes a whole body: magic, envelope, then the object, with `apiVersion` and `kind` first.
 pub fn decode(body: &[u8]) -> Result<Value, DecodeError> {
+    decode_nested(body, 0)
+}
+
+/// Decodes a body found `depth` messages deep (inside a `RawExtension`).
+pub(crate) fn decode_nested(body: &[u8], depth: usize) -> Result<Value, DecodeError> {
     let envelope = body.strip_prefix(crate::MAGIC).ok_or(DecodeError::MissingMagic)?;
     let (mut api_version, mut kind, mut raw, mut encoding, mut content_type) = (None, None, None, None, None);
     let mut reader = Reader::new(envelope, crate::MAGIC.len());
@@ -41,7 +50,8 @@ pub fn decode(body: &[u8]) -> Result<Value, DecodeError> {
     if let Some(encoding) = encoding.filter(|e| !e.is_empty()) {
         return Err(DecodeError::UnsupportedContentEncoding(encoding.to_string()));
     }
-    let (Some(api_version), Some(kind)) = (api_version.filter(|a| !a.is_empty()), kind.filter(|k| !k.is_empty())) else {
+    let (Some(api_version), Some(kind)) = (api_version.filter(|a| !a.is_empty()), kind.filter(|k| !k.is_empty()))
+    else {
         return Err(DecodeError::MissingTypeMeta);
     };
     let (raw, raw_start) = raw.unwrap_or((&[], body.len()));
@@ -49,7 +59,7 @@ pub fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         "" | "application/vnd.kubernetes.protobuf" => {
             let unknown = || DecodeError::UnknownKind { api_version: api_version.into(), kind: kind.into() };
             let name = table().message_for_kind(api_version, kind).ok_or_else(unknown)?;
-            decode_message(name, raw, raw_start, "")?
+            decode_message(name, raw, raw_start, "", depth)?
         }
         "application/json" => serde_json::from_slice(raw)
             .map_err(|e| DecodeError::InvalidEmbeddedJson { field: "raw".into(), reason: e.to_string() })?,
@@ -69,7 +79,10 @@ fn utf8<'a>((bytes, offset): (&'a [u8], usize), field: &str) -> Result<&'a str, 
 }
 
 /// Decodes one message; `path` is the JSON path of the field holding it, for errors.
-fn decode_message(name: &str, bytes: &[u8], base: usize, path: &str) -> Result<Value, DecodeError> {
+fn decode_message(name: &str, bytes: &[u8], base: usize, path: &str, depth: usize) -> Result<Value, DecodeError> {
+    if depth > MAX_DEPTH {
+        return Err(DecodeError::TooDeep { field: path.to_string(), offset: base });
+    }
     let Some(message) = table().message(name) else {
         return Err(DecodeError::InvalidValue { field: path.to_string(), what: "message type" });
     };
@@ -86,7 +99,9 @@ fn decode_message(name: &str, bytes: &[u8], base: usize, path: &str) -> Result<V
         let field_path = join(path, &field.json_name);
         let slot = &mut values[index];
         match field.label {
-            Label::Singular { .. } | Label::Inline => *slot = Some(read_value(&field.ty, wire_type, &mut reader, &field_path, key_offset)?),
+            Label::Singular { .. } | Label::Inline => {
+                *slot = Some(read_value(&field.ty, wire_type, &mut reader, &field_path, key_offset, depth)?)
+            }
             Label::Repeated => {
                 let items = slot.get_or_insert_with(|| Value::Array(Vec::new()));
                 let Value::Array(items) = items else { unreachable!("repeated slots hold arrays") };
@@ -94,16 +109,16 @@ fn decode_message(name: &str, bytes: &[u8], base: usize, path: &str) -> Result<V
                     let (packed, start) = reader.len_delimited()?;
                     let mut packed = Reader::new(packed, start);
                     while !packed.is_empty() {
-                        items.push(read_value(&field.ty, wire::VARINT, &mut packed, &field_path, key_offset)?);
+                        items.push(read_value(&field.ty, wire::VARINT, &mut packed, &field_path, key_offset, depth)?);
                     }
                 } else {
-                    items.push(read_value(&field.ty, wire_type, &mut reader, &field_path, key_offset)?);
+                    items.push(read_value(&field.ty, wire_type, &mut reader, &field_path, key_offset, depth)?);
                 }
             }
             Label::Map => {
                 expect_wire_type(wire_type, wire::LEN, &field_path, key_offset)?;
                 let (entry, start) = reader.len_delimited()?;
-                let (key, value) = read_map_entry(&field.ty, entry, start, &field_path)?;
+                let (key, value) = read_map_entry(&field.ty, entry, start, &field_path, depth)?;
                 let entries = slot.get_or_insert_with(|| Value::Object(Map::new()));
                 let Value::Object(entries) = entries else { unreachable!("map slots hold objects") };
                 entries.insert(key, value);
@@ -122,7 +137,7 @@ fn decode_message(name: &str, bytes: &[u8], base: usize, path: &str) -> Result<V
     }
     let object = omit_zero_scalars(message, object);
     match wellknown::special(name) {
-        Some(kind) => wellknown::to_json(kind, message, object, path),
+        Some(kind) => wellknown::to_json(kind, message, object, path, depth),
         None => Ok(Value::Object(object)),
     }
 }
@@ -157,7 +172,15 @@ fn expect_wire_type(actual: u8, expected: u8, field: &str, offset: usize) -> Res
     Err(DecodeError::WrongWireType { field: field.to_string(), wire_type: actual, expected, offset })
 }
 
-fn read_value(ty: &FieldType, wire_type: u8, reader: &mut Reader, path: &str, offset: usize) -> Result<Value, DecodeError> {
+/// Reads one value of a field; `depth` is that of the message holding the field.
+fn read_value(
+    ty: &FieldType,
+    wire_type: u8,
+    reader: &mut Reader,
+    path: &str,
+    offset: usize,
+    depth: usize,
+) -> Result<Value, DecodeError> {
     let expected = match ty {
         FieldType::Int32 | FieldType::Int64 | FieldType::Bool => wire::VARINT,
         FieldType::Double => wire::FIXED64,
@@ -176,13 +199,19 @@ fn read_value(ty: &FieldType, wire_type: u8, reader: &mut Reader, path: &str, of
         FieldType::Bytes => Value::from(BASE64.encode(reader.len_delimited()?.0)),
         FieldType::Message(name) => {
             let (bytes, start) = reader.len_delimited()?;
-            decode_message(name, bytes, start, path)?
+            decode_message(name, bytes, start, path, depth + 1)?
         }
     })
 }
 
 /// Map entries are messages {1: key, 2: value}; missing parts take their zero value.
-fn read_map_entry(ty: &FieldType, entry: &[u8], base: usize, path: &str) -> Result<(String, Value), DecodeError> {
+fn read_map_entry(
+    ty: &FieldType,
+    entry: &[u8],
+    base: usize,
+    path: &str,
+    depth: usize,
+) -> Result<(String, Value), DecodeError> {
     let (mut key, mut value) = (String::new(), None);
     let mut reader = Reader::new(entry, base);
     while !reader.is_empty() {
@@ -192,13 +221,13 @@ fn read_map_entry(ty: &FieldType, entry: &[u8], base: usize, path: &str) -> Resu
                 expect_wire_type(wire_type, wire::LEN, path, offset)?;
                 key = utf8(reader.len_delimited()?, path)?.to_string();
             }
-            (2, wire_type) => value = Some(read_value(ty, wire_type, &mut reader, &join(path, &key), offset)?),
+            (2, wire_type) => value = Some(read_value(ty, wire_type, &mut reader, &join(path, &key), offset, depth)?),
             (_, wire_type) => reader.skip(wire_type)?,
         }
     }
     let value = match (value, ty) {
         (Some(value), _) => value,
-        (None, FieldType::Message(name)) => decode_message(name, &[], base, &join(path, &key))?,
+        (None, FieldType::Message(name)) => decode_message(name, &[], base, &join(path, &key), depth + 1)?,
         (None, FieldType::String | FieldType::Bytes) => Value::from(""),
         (None, FieldType::Bool) => Value::from(false),
         (None, _) => Value::from(0),
@@ -208,4 +237,59 @@ fn read_map_entry(ty: &FieldType, entry: &[u8], base: usize, path: &str) -> Resu
 
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::put_len_delimited;
+
+    fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+        let mut type_meta = Vec::new();
+        put_len_delimited(&mut type_meta, 1, api_version.as_bytes());
+        put_len_delimited(&mut type_meta, 2, kind.as_bytes());
+        let mut body = crate::MAGIC.to_vec();
+        put_len_delimited(&mut body, 1, &type_meta);
+        put_len_delimited(&mut body, 2, raw);
+        body
+    }
+
+    #[test]
+    fn reports_what_is_wrong() {
+        assert_eq!(decode(b"{\"kind\":\"Pod\"}"), Err(DecodeError::MissingMagic));
+        assert_eq!(decode(b"k8s\0"), Err(DecodeError::MissingTypeMeta));
+        assert_eq!(
+            decode(&envelope("example.com/v1", "Widget", b"")),
+            Err(DecodeError::UnknownKind { api_version: "example.com/v1".into(), kind: "Widget".into() })
+        );
+        // ObjectMeta (field 1) claims 5 bytes but the body ends after 2.
+        let body = envelope("v1", "ConfigMap", &[0x0a, 0x05, 0x0a, 0x01]);
+        let end = body.len();
+        assert_eq!(decode(&body), Err(DecodeError::Truncated { offset: end }));
+        assert_eq!(decode(&body).unwrap_err().to_string(), format!("truncated message at byte {end}"));
+        // ConfigMap.data is a map: a varint there has the wrong wire type.
+        let body = envelope("v1", "ConfigMap", &[0x10, 0x01]);
+        assert!(matches!(decode(&body), Err(DecodeError::WrongWireType { field, .. }) if field == "data"));
+    }
+
+    #[test]
+    fn skips_unknown_fields_and_reads_packed_numbers() {
+        // ConfigMap with an unknown field 99 (varint), then immutable = true.
+        let mut raw = Vec::new();
+        wire::put_key(&mut raw, 99, wire::VARINT);
+        wire::put_varint(&mut raw, 7);
+        wire::put_key(&mut raw, 4, wire::VARINT);
+        wire::put_varint(&mut raw, 1);
+        let json = decode(&envelope("v1", "ConfigMap", &raw)).unwrap();
+        assert_eq!(json, serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "immutable": true}));
+        // PodSecurityContext.supplementalGroups (field 4, repeated int64) packed: [1, 2].
+        let mut spec = Vec::new();
+        put_len_delimited(&mut spec, 4, &[1, 2]);
+        let mut pod_spec = Vec::new();
+        put_len_delimited(&mut pod_spec, 14, &spec);
+        let mut pod = Vec::new();
+        put_len_delimited(&mut pod, 2, &pod_spec);
+        let json = decode(&envelope("v1", "Pod", &pod)).unwrap();
+        assert_eq!(json["spec"]["securityContext"]["supplementalGroups"], serde_json::json!([1, 2]));
+    }
 }

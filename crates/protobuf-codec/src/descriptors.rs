@@ -34,7 +34,9 @@ pub(crate) enum Label {
     /// A single value. Zero scalars are dropped unless `keep_zero`: Go writes every non-pointer
     /// scalar to protobuf, but its JSON omits them (`omitempty`), except on required fields and
     /// pointers documented as distinguishing an explicit zero.
-    Singular { keep_zero: bool },
+    Singular {
+        keep_zero: bool,
+    },
     /// A message Go embeds with `json:",inline"`: its fields appear in this object's JSON.
     Inline,
     Repeated,
@@ -122,5 +124,57 @@ impl Field {
             _ => Label::Singular { keep_zero: false },
         };
         Field { number, json_name, ty, label }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_type_referenced_is_in_the_table() {
+        let table = table();
+        assert!(table.messages.len() > 1000);
+        for message in table.messages.values() {
+            for field in &message.fields {
+                if let FieldType::Message(name) = &field.ty {
+                    assert!(table.message(name).is_some(), "{name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_map_to_messages() {
+        let table = table();
+        assert_eq!(table.message_for_kind("apps/v1", "Deployment"), Some("k8s.io.api.apps.v1.Deployment"));
+        assert_eq!(table.message_for_kind("v1", "ConfigMap"), Some("k8s.io.api.core.v1.ConfigMap"));
+        assert_eq!(table.message_for_kind("storage.k8s.io/v1", "CSIDriver"), Some("k8s.io.api.storage.v1.CSIDriver"));
+        assert_eq!(
+            table.message_for_kind("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+            Some("k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition")
+        );
+        assert_eq!(table.message_for_kind("v1", "Status"), Some("k8s.io.apimachinery.pkg.apis.meta.v1.Status"));
+        assert_eq!(
+            table.message_for_kind("apps/v1", "DeleteOptions"),
+            Some("k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions")
+        );
+        assert_eq!(table.message_for_kind("apps/v1", "PodTemplateSpec"), None);
+        assert_eq!(table.message_for_kind("example.com/v1", "Widget"), None);
+    }
+
+    #[test]
+    fn json_names_are_kubernetes_camel_case() {
+        let table = table();
+        let names = |message: &str| -> Vec<String> {
+            table.message(message).unwrap().fields.iter().map(|f| f.json_name.clone()).collect()
+        };
+        let pod_status = names("k8s.io.api.core.v1.PodStatus");
+        assert!(pod_status.contains(&"podIPs".to_string()) && pod_status.contains(&"hostIP".to_string()));
+        assert!(names("k8s.io.api.core.v1.PodSpec").contains(&"hostIPC".to_string()));
+        assert!(names("k8s.io.api.core.v1.ServiceSpec").contains(&"clusterIPs".to_string()));
+        assert!(names("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta").contains(&"generateName".to_string()));
+        let schema = names("k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps");
+        assert!(schema.contains(&"$ref".to_string()) && schema.contains(&"x-kubernetes-int-or-string".to_string()));
     }
 }

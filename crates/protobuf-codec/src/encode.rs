@@ -37,9 +37,11 @@ pub fn encode(obj: &Value) -> Result<Vec<u8>, EncodeError> {
 
 /// Encodes one message body; `None` when the value is `null` and the field is to be left out.
 fn encode_message(name: &str, value: &Value, path: &str) -> Result<Option<Vec<u8>>, EncodeError> {
-    let message = table()
-        .message(name)
-        .ok_or_else(|| EncodeError::InvalidValue { path: path.into(), what: "message type", value: name.into() })?;
+    let message = table().message(name).ok_or_else(|| EncodeError::InvalidValue {
+        path: path.into(),
+        what: "message type",
+        value: name.into(),
+    })?;
     let generic;
     let value = match wellknown::special(name) {
         Some(kind) => match wellknown::to_generic(kind, message, value, path)? {
@@ -173,4 +175,62 @@ fn out_of_range(path: &str, value: &Value, ty: &'static str) -> EncodeError {
 
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reports_what_is_wrong() {
+        assert_eq!(encode(&json!({"kind": "Pod"})), Err(EncodeError::MissingTypeMeta));
+        assert_eq!(
+            encode(&json!({"apiVersion": "example.com/v1", "kind": "Widget"})),
+            Err(EncodeError::UnknownKind { api_version: "example.com/v1".into(), kind: "Widget".into() })
+        );
+        let bad = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": "three"}});
+        assert_eq!(encode(&bad).unwrap_err().to_string(), "spec.replicas: expected an integer, got a string");
+        let bad = json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 1e10}]}]}});
+        assert_eq!(
+            encode(&bad).unwrap_err().to_string(),
+            "spec.containers[0].ports[0].containerPort: expected an integer, got a number"
+        );
+        let bad = json!({"apiVersion": "v1", "kind": "Secret", "data": {"k": "not base64!"}});
+        assert!(matches!(encode(&bad), Err(EncodeError::InvalidValue { what: "base64", .. })));
+        let bad = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"creationTimestamp": "soon"}});
+        assert!(matches!(encode(&bad), Err(EncodeError::InvalidValue { what: "time", .. })));
+    }
+
+    #[test]
+    fn special_values_round_trip() {
+        let object = json!({
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "metadata": {
+                "name": "r",
+                "deletionTimestamp": "2024-01-02T03:04:05Z",
+                "managedFields": [{"manager": "kubectl", "time": "2024-01-02T03:04:05Z", "fieldsV1": {"f:data": {}}}],
+            },
+            "data": {"spec": {"template": {"x": [1, "two", null]}}},
+            "revision": 7,
+        });
+        assert_eq!(crate::decode(&encode(&object).unwrap()).unwrap(), object);
+        let event = json!({
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {"name": "e"},
+            "eventTime": "2024-01-02T03:04:05.123456Z",
+            "series": {"count": 2, "lastObservedTime": "2024-01-02T03:04:06.000000Z"},
+            "reportingController": "krust",
+        });
+        assert_eq!(crate::decode(&encode(&event).unwrap()).unwrap(), event);
+        let user = json!({
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "SelfSubjectReview",
+            "metadata": {"name": "me"},
+            "status": {"userInfo": {"username": "admin", "groups": ["system:masters"], "extra": {"scopes": ["a", "b"]}}},
+        });
+        assert_eq!(crate::decode(&encode(&user).unwrap()).unwrap(), user);
+    }
 }

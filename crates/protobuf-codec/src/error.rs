@@ -25,6 +25,8 @@ pub enum DecodeError {
     UnsupportedContentType(String),
     #[error("field {field} holds invalid embedded JSON: {reason}")]
     InvalidEmbeddedJson { field: String, reason: String },
+    #[error("messages nest too deeply at {field:?} (byte {offset})")]
+    TooDeep { field: String, offset: usize },
     #[error("field {field} holds an invalid {what}")]
     InvalidValue { field: String, what: &'static str },
 }

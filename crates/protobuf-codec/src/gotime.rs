@@ -26,8 +26,8 @@ pub(crate) fn format_duration(nanos: i64) -> String {
     }
     if u < 1_000_000_000 {
         let (unit, prec) = match u {
-            ..1_000 => ("ns", 0),
-            ..1_000_000 => ("µs", 3),
+            0..1_000 => ("ns", 0),
+            1_000..1_000_000 => ("µs", 3),
             _ => ("ms", 6),
         };
         let (whole, frac) = split_fraction(u, prec);

@@ -38,3 +38,17 @@ pub fn is_protobuf(content_type: &str) -> bool {
     media_type.eq_ignore_ascii_case(CONTENT_TYPE)
         && !parts.any(|param| param.replace(' ', "").eq_ignore_ascii_case("stream=watch"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_the_protobuf_media_type() {
+        assert!(is_protobuf("application/vnd.kubernetes.protobuf"));
+        assert!(is_protobuf("Application/VND.Kubernetes.Protobuf; charset=utf-8"));
+        assert!(!is_protobuf("application/vnd.kubernetes.protobuf;stream=watch"));
+        assert!(!is_protobuf("application/json"));
+        assert!(!is_protobuf(""));
+    }
+}

@@ -64,8 +64,14 @@ pub(crate) fn special(name: &str) -> Option<Special> {
 }
 
 /// Turns a generically decoded message into its Kubernetes JSON form. `field` names the field
-/// holding it, for errors.
-pub(crate) fn to_json(kind: Special, message: &Message, generic: Map<String, Value>, field: &str) -> Result<Value, DecodeError> {
+/// holding it, for errors; `depth` is the message's nesting depth.
+pub(crate) fn to_json(
+    kind: Special,
+    message: &Message,
+    generic: Map<String, Value>,
+    field: &str,
+    depth: usize,
+) -> Result<Value, DecodeError> {
     let get = |number: u32| generic.get(message.json_name(number)).cloned();
     let int = |number: u32| get(number).and_then(|v| v.as_i64()).unwrap_or(0);
     let invalid = |what| DecodeError::InvalidValue { field: field.to_string(), what };
@@ -84,7 +90,7 @@ pub(crate) fn to_json(kind: Special, message: &Message, generic: Map<String, Val
         Special::RawJson => {
             let raw = get(1).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             let raw = BASE64.decode(raw).map_err(|_| invalid("raw payload"))?;
-            raw_to_json(&raw, field)?
+            raw_to_json(&raw, field, depth)?
         }
         Special::StringList => get(1).unwrap_or_else(|| json!([])),
         Special::SchemaOrArray => get(2).or_else(|| get(1)).unwrap_or(Value::Null),
@@ -97,19 +103,24 @@ pub(crate) fn to_json(kind: Special, message: &Message, generic: Map<String, Val
 }
 
 /// Embedded objects are JSON, or a nested protobuf envelope when a protobuf client wrote them.
-fn raw_to_json(raw: &[u8], field: &str) -> Result<Value, DecodeError> {
+fn raw_to_json(raw: &[u8], field: &str, depth: usize) -> Result<Value, DecodeError> {
     if raw.is_empty() {
         return Ok(Value::Null);
     }
     if raw.starts_with(crate::MAGIC) {
-        return crate::decode::decode(raw);
+        return crate::decode::decode_nested(raw, depth + 1);
     }
     serde_json::from_slice(raw)
         .map_err(|e| DecodeError::InvalidEmbeddedJson { field: field.to_string(), reason: e.to_string() })
 }
 
 /// Turns a Kubernetes JSON value into the generic form of the message; `None` for `null`.
-pub(crate) fn to_generic(kind: Special, message: &Message, value: &Value, path: &str) -> Result<Option<Value>, EncodeError> {
+pub(crate) fn to_generic(
+    kind: Special,
+    message: &Message,
+    value: &Value,
+    path: &str,
+) -> Result<Option<Value>, EncodeError> {
     if value.is_null() {
         return Ok(None);
     }

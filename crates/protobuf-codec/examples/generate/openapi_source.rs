@@ -55,10 +55,10 @@ fn parse_file(text: &str) -> Option<OpenApiDefinition> {
             in_struct = true;
         } else if in_struct && line.starts_with('}') {
             break;
-        } else if in_struct && let Some(decl) = line.trim().strip_prefix("pub ") {
-            if let Some((field, ty)) = decl.split_once(": ") {
-                optional_by_rust_name.push((field.to_string(), ty.starts_with("Option<")));
-            }
+        } else if in_struct
+            && let Some((field, ty)) = line.trim().strip_prefix("pub ").and_then(|decl| decl.split_once(": "))
+        {
+            optional_by_rust_name.push((field.to_string(), ty.starts_with("Option<")));
         }
     }
     let fields = text

@@ -154,8 +154,7 @@ fn resolve_type(ty: &str, module: &[String]) -> Vec<String> {
     let compact: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
     let path = compact
         .split(['<', '>', ','])
-        .filter(|token| !WRAPPERS.contains(&token.rsplit("::").next().unwrap_or_default()))
-        .last()
+        .rfind(|token| !WRAPPERS.contains(&token.rsplit("::").next().unwrap_or_default()))
         .unwrap_or_else(|| panic!("no message type in {ty}"));
     let mut resolved = module.to_vec();
     let mut segments = path.split("::").peekable();

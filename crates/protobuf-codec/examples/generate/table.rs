@@ -94,7 +94,8 @@ fn path_of(message: &ProstMessage) -> Path {
 }
 
 pub fn build(prost: &ProstSource, openapi: &[OpenApiDefinition]) -> Table {
-    let full_names: HashMap<Path, String> = prost.messages.iter().map(|m| (path_of(m), full_name(m, openapi))).collect();
+    let full_names: HashMap<Path, String> =
+        prost.messages.iter().map(|m| (path_of(m), full_name(m, openapi))).collect();
     let by_path: HashMap<Path, &ProstMessage> = prost.messages.iter().map(|m| (path_of(m), m)).collect();
     let own_definition = |message: &ProstMessage| {
         let (package, short) = full_names[&path_of(message)].rsplit_once('.').expect("qualified name");
@@ -151,15 +152,20 @@ pub fn build(prost: &ProstSource, openapi: &[OpenApiDefinition]) -> Table {
                 row
             })
             .collect();
-        if let Some(api_version) = api_version(&message.module) {
-            if is_kind(short, &rows, &api_version) {
-                table.kinds.insert(format!("{api_version}/{short}"), name.clone());
-            }
+        if let Some(api_version) = api_version(&message.module)
+            && is_kind(short, &rows, &api_version)
+        {
+            table.kinds.insert(format!("{api_version}/{short}"), name.clone());
         }
         table.messages.insert(name.clone(), rows);
     }
     for resource in &prost.resources {
-        assert_eq!(api_version(&resource.module).as_deref(), Some(resource.api_version.as_str()), "group of {:?}", resource.module);
+        assert_eq!(
+            api_version(&resource.module).as_deref(),
+            Some(resource.api_version.as_str()),
+            "group of {:?}",
+            resource.module
+        );
     }
     table
 }
@@ -211,10 +217,17 @@ fn field_row(field: &ProstField, inline: bool, lookups: &Lookups) -> FieldRow {
         Cardinality::Repeated => "*",
         Cardinality::Map => "m",
         Cardinality::Optional if inline => "i",
-        Cardinality::Optional if optional && !field.doc.to_lowercase().contains("pointer") => "",
+        Cardinality::Optional if optional && !documents_pointer(&field.doc) => "",
         Cardinality::Optional => "k",
     };
     FieldRow { number: field.tag, json_name, ty, flags, source }
+}
+
+/// Go pointer fields say so ("This is a pointer to distinguish between explicit zero and not
+/// specified", "Defaulted to nil"); an explicit zero in them means something, so it is kept.
+fn documents_pointer(doc: &str) -> bool {
+    let doc = doc.to_lowercase();
+    doc.contains("pointer") || doc.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word == "nil")
 }
 
 fn normalize(name: &str) -> String {
@@ -269,7 +282,8 @@ fn is_kind(name: &str, rows: &[FieldRow], api_version: &str) -> bool {
     let has_meta = rows.iter().any(|r| {
         r.json_name == "metadata" && (r.ty.ends_with("meta.v1.ObjectMeta") || r.ty.ends_with("meta.v1.ListMeta"))
     });
-    (has_meta && !name.ends_with("TemplateSpec") && name != "PersistentVolumeClaimTemplate") || name == "AdmissionReview"
+    (has_meta && !name.ends_with("TemplateSpec") && name != "PersistentVolumeClaimTemplate")
+        || name == "AdmissionReview"
 }
 
 /// Lists `message.field` for every field reachable from [`KUBECTL_PROTOBUF_KINDS`] whose JSON
@@ -284,7 +298,8 @@ pub fn verify_required_kinds(table: &Table) -> Vec<String> {
     let mut unmatched = Vec::new();
     while let Some(name) = pending.pop() {
         let short = name.rsplit('.').next().unwrap_or_default();
-        if !seen.insert(name.clone()) || table.newtypes.contains(&name) || NEWTYPES_WITHOUT_DEFINITION.contains(&short) {
+        if !seen.insert(name.clone()) || table.newtypes.contains(&name) || NEWTYPES_WITHOUT_DEFINITION.contains(&short)
+        {
             continue;
         }
         for row in &table.messages[&name] {
@@ -304,8 +319,7 @@ pub fn verify_required_kinds(table: &Table) -> Vec<String> {
 impl Table {
     /// One line per entry so regenerations diff readably.
     pub fn to_json(&self) -> String {
-        let kinds: Vec<String> =
-            self.kinds.iter().map(|(k, v)| format!("{}: {}", json(k), json(v))).collect();
+        let kinds: Vec<String> = self.kinds.iter().map(|(k, v)| format!("{}: {}", json(k), json(v))).collect();
         let messages: Vec<String> = self
             .messages
             .iter()
