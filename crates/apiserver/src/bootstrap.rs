@@ -11,7 +11,8 @@ use std::net::IpAddr;
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 async fn ensure(registry: &Registry, group: &str, version: &str, plural: &str, namespace: &str, obj: Value) -> ApiResult<()> {
-    let Some(def) = resources::find(group, version, plural) else { return Ok(()) };
+    let def = resources::find(group, version, plural)
+        .ok_or_else(|| ApiError::Internal(format!("bootstrap needs {plural}.{group}/{version}, which is not served")))?;
     let opts = WriteOptions { field_manager: "kube-apiserver".to_owned(), ..Default::default() };
     match registry.create(def, namespace, obj, &opts).await {
         Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),

@@ -75,7 +75,7 @@ impl Registry {
             return Err(ApiError::invalid(def.kind, def.group, &name, &errs, subject(def, &name)));
         }
         if !opts.applied {
-            super::update::track_managed_fields(def, None, obj, &opts.field_manager);
+            super::update::track_managed_fields(def, super::Subresource::Main, None, obj, &opts.field_manager);
         }
         if opts.dry_run {
             return Ok(());

@@ -121,7 +121,7 @@ impl Registry {
             return Err(ApiError::invalid(def.kind, def.group, name, &errs, subject(def, name)).into());
         }
         if !opts.applied {
-            track_managed_fields(def, Some(old), new, &opts.field_manager);
+            track_managed_fields(def, sub, Some(old), new, &opts.field_manager);
         }
         if opts.dry_run {
             return Ok(true);
@@ -266,11 +266,20 @@ fn requested_revision(obj: &Value) -> ApiResult<Option<i64>> {
     }
 }
 
-/// Record `manager`'s ownership of what this write changed in `metadata.managedFields`.
-pub(super) fn track_managed_fields(_def: &ResourceDef, old: Option<&Value>, new: &mut Value, manager: &str) {
-    // Without a manager name there is nothing to attribute.
+/// Record `manager`'s ownership of what this write changed in `metadata.managedFields`
+/// (an `Update` entry), as upstream's field manager does for every non-apply write.
+pub(super) fn track_managed_fields(def: &ResourceDef, sub: Subresource, old: Option<&Value>, new: &mut Value, manager: &str) {
     if manager.is_empty() {
         return;
     }
-    let _ = (old, new);
+    let schema = resources::merge::ResourceSchema::served();
+    let root = resources::merge::ResourceSchema::root(def.definition);
+    let (api_version, now) = (def.api_version(), object::now_rfc3339());
+    let fm = patch::FieldManager::new(&schema, &root, manager, &api_version, &now);
+    let fm = match sub {
+        Subresource::Status => fm.subresource("status").ignoring(&[&["spec"], &["metadata"]]),
+        _ if def.has(resources::Subresource::Status) => fm.ignoring(&[&["status"]]),
+        _ => fm,
+    };
+    fm.track_update(old, new);
 }
