@@ -54,10 +54,8 @@ fn to_core(e: &Event) -> core::Event {
 /// Upstream's strict `ValidateEventCreate` for events.k8s.io/v1, beyond metadata.
 fn validate_strict(e: &Event) -> Vec<FieldError> {
     let mut errs = legacy_validate(&to_core(e), "reportingController");
-    if let Some(series) = &e.series {
-        if series.count < 2 {
-            errs.push(FieldError::invalid(&FieldPath::new("series.count"), "", "should be at least 2"));
-        }
+    if e.series.as_ref().is_some_and(|s| s.count < 2) {
+        errs.push(FieldError::invalid(&FieldPath::new("series.count"), "", "should be at least 2"));
     }
     if e.event_time.is_none() {
         errs.push(FieldError::required(&FieldPath::new("eventTime"), ""));

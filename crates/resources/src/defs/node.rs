@@ -101,10 +101,8 @@ impl TypedStrategy for NodeStrategy {
 
     /// Allocatable defaults to capacity; `podCIDR` and `podCIDRs` are kept in step.
     fn default(&self, node: &mut Node) {
-        if let Some(status) = node.status.as_mut() {
-            if status.allocatable.is_none() && status.capacity.is_some() {
-                status.allocatable = status.capacity.clone();
-            }
+        if let Some(status) = node.status.as_mut().filter(|s| s.allocatable.is_none()) {
+            status.allocatable = status.capacity.clone();
         }
         if let Some(spec) = node.spec.as_mut() {
             let cidr = spec.pod_cidr.clone().unwrap_or_default();

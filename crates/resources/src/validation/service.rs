@@ -244,10 +244,8 @@ fn validate_duplicate_ports(ports: &[ServicePort], path: &FieldPath) -> Vec<Fiel
     let mut seen = BTreeSet::new();
     for (i, p) in ports.iter().enumerate() {
         let protocol = p.protocol.clone().unwrap_or_default();
-        if let Some(np) = p.node_port.filter(|np| *np != 0) {
-            if !node_ports.insert((protocol.clone(), np)) {
-                errs.push(FieldError::duplicate(&path.child("ports").index(i).child("nodePort"), np));
-            }
+        if let Some(np) = p.node_port.filter(|np| *np != 0 && !node_ports.insert((protocol.clone(), *np))) {
+            errs.push(FieldError::duplicate(&path.child("ports").index(i).child("nodePort"), np));
         }
         if !seen.insert((protocol.clone(), p.port)) {
             errs.push(FieldError::duplicate(
