@@ -441,3 +441,47 @@ fn inline_probe_handler_and_negative_numbers() {
     });
     assert_round_trip("v1", "Pod", &pod, expected);
 }
+
+/// `IngressRule` embeds `IngressRuleValue` inline: `http` sits beside `host` in JSON.
+#[test]
+fn ingress_with_inline_rule_value() {
+    use k8s_pb::api::networking::v1 as networking;
+    let ingress = networking::Ingress {
+        metadata: meta("web", "default"),
+        spec: Some(networking::IngressSpec {
+            ingress_class_name: s("nginx"),
+            rules: vec![networking::IngressRule {
+                host: s("example.com"),
+                ingress_rule_value: Some(networking::IngressRuleValue {
+                    http: Some(networking::HttpIngressRuleValue {
+                        paths: vec![networking::HttpIngressPath {
+                            path: s("/"),
+                            path_type: s("Prefix"),
+                            backend: Some(networking::IngressBackend {
+                                service: Some(networking::IngressServiceBackend {
+                                    name: s("web"),
+                                    port: Some(networking::ServiceBackendPort { number: Some(80), name: None }),
+                                }),
+                                resource: None,
+                            }),
+                        }],
+                    }),
+                }),
+            }],
+            ..Default::default()
+        }),
+        status: None,
+    };
+    let expected = json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [{"host": "example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            ]}}],
+        },
+    });
+    assert_round_trip("networking.k8s.io/v1", "Ingress", &ingress, expected);
+}
