@@ -6,8 +6,12 @@ use crate::ResourceDef;
 mod clusterrole;
 mod clusterrolebinding;
 mod configmap;
+mod controllerrevision;
+mod cronjob;
 mod csidriver;
 mod csinode;
+mod daemonset;
+mod deployment;
 mod endpoints;
 mod endpointslice;
 mod event;
@@ -15,6 +19,7 @@ mod events_v1;
 mod horizontalpodautoscaler;
 mod ingress;
 mod ingressclass;
+mod job;
 mod lease;
 mod limitrange;
 mod namespace;
@@ -27,6 +32,9 @@ mod priorityclass;
 mod rbac_table;
 mod pod;
 mod pod_status;
+mod podtemplate;
+mod replicaset;
+mod replicationcontroller;
 mod resourcequota;
 mod role;
 mod rolebinding;
@@ -34,6 +42,7 @@ mod secret;
 mod service;
 mod serviceaccount;
 mod shared;
+mod statefulset;
 mod storageclass;
 mod volumeattachment;
 mod workload;
@@ -49,12 +58,21 @@ pub static ALL: &[ResourceDef] = &[
     persistentvolumeclaim::DEF,
     persistentvolume::DEF,
     pod::DEF,
+    podtemplate::DEF,
+    replicationcontroller::DEF,
     resourcequota::DEF,
     secret::DEF,
     serviceaccount::DEF,
     service::DEF,
+    controllerrevision::DEF,
+    daemonset::DEF,
+    deployment::DEF,
+    replicaset::DEF,
+    statefulset::DEF,
     events_v1::DEF,
     horizontalpodautoscaler::DEF,
+    cronjob::DEF,
+    job::DEF,
     ingressclass::DEF,
     ingress::DEF,
     networkpolicy::DEF,

@@ -41,14 +41,21 @@ pub fn summarize(pod: &Pod) -> PodSummary {
     let status = pod.status.as_ref().unwrap_or(&default_status);
     let phase = status.phase.as_deref().unwrap_or_default();
     let mut reason = status.reason.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| phase.to_owned());
-    if status.conditions.iter().flatten().any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"))
+    if status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"))
     {
         reason = "SchedulingGated".to_owned();
     }
 
     let init_containers = spec.init_containers.as_deref().unwrap_or_default();
-    let sidecars: BTreeSet<&str> =
-        init_containers.iter().filter(|c| c.restart_policy.as_deref() == Some("Always")).map(|c| c.name.as_str()).collect();
+    let sidecars: BTreeSet<&str> = init_containers
+        .iter()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+        .map(|c| c.name.as_str())
+        .collect();
     let total = spec.containers.len() + sidecars.len();
     let (mut ready, mut restarts, mut sidecar_restarts) = (0, 0, 0);
     let (mut last_restart, mut last_sidecar_restart) = (None, None);
@@ -165,7 +172,8 @@ pub fn qos_class(spec: &PodSpec) -> &'static str {
     if requests.is_empty() && limits.is_empty() {
         return "BestEffort";
     }
-    if guaranteed && requests.iter().all(|(name, req)| limits.get(name) == Some(req)) && requests.len() == limits.len() {
+    if guaranteed && requests.iter().all(|(name, req)| limits.get(name) == Some(req)) && requests.len() == limits.len()
+    {
         return "Guaranteed";
     }
     "Burstable"
@@ -188,9 +196,11 @@ mod tests {
     fn qos_classes() {
         assert_eq!(qos_class(&spec(json!({}))), "BestEffort");
         assert_eq!(qos_class(&spec(json!({"requests": {"cpu": "100m"}}))), "Burstable");
-        let equal = json!({"requests": {"cpu": "500m", "memory": "128Mi"}, "limits": {"cpu": "0.5", "memory": "128Mi"}});
+        let equal =
+            json!({"requests": {"cpu": "500m", "memory": "128Mi"}, "limits": {"cpu": "0.5", "memory": "128Mi"}});
         assert_eq!(qos_class(&spec(equal)), "Guaranteed");
-        let unequal = json!({"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}});
+        let unequal =
+            json!({"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}});
         assert_eq!(qos_class(&spec(unequal)), "Burstable");
     }
 
@@ -215,9 +225,14 @@ mod tests {
             "spec": {"initContainers": [{"name": "i"}], "containers": [{"name": "a"}]},
             "status": {"phase": "Pending", "initContainerStatuses": [
                 {"name": "i", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {}}}]}}));
-        assert_eq!(summarize(&init), PodSummary { ready: "0/1".into(), status: "Init:0/1".into(), restarts: "0".into() });
+        assert_eq!(
+            summarize(&init),
+            PodSummary { ready: "0/1".into(), status: "Init:0/1".into(), restarts: "0".into() }
+        );
 
-        let new = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending"}}));
+        let new = pod(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending"}}),
+        );
         assert_eq!(summarize(&new).status, "Pending");
 
         let deleting = pod(json!({"metadata": {"name": "p", "deletionTimestamp": "2025-01-01T00:00:00Z"},

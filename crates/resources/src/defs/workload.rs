@@ -7,7 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
 pub const CONTAINERS: Column = Column::new("Containers", "string", "Names of each container in the template.").wide();
-pub const IMAGES: Column = Column::new("Images", "string", "Images referenced by each container in the template.").wide();
+pub const IMAGES: Column =
+    Column::new("Images", "string", "Images referenced by each container in the template.").wide();
 
 /// The wide Selector column; `description` is the kind's selector field documentation.
 pub const fn selector_column(description: &'static str) -> Column {

@@ -2,9 +2,9 @@
 //! what they call): names, images, ports, env, volume mounts, probes, lifecycle hooks,
 //! resources and policies, with upstream's field paths and messages.
 
+use super::names;
 use super::service::{PORT_RANGE_MSG, port_name_errors, validate_port_num_or_name};
 use super::workload::nonnegative;
-use super::names;
 use crate::quantity::Quantity;
 use crate::{ErrorType, FieldError, FieldPath};
 use k8s_openapi::api::core::v1::{Container, EnvVar, HTTPGetAction, Probe, ResourceRequirements};
@@ -97,7 +97,11 @@ fn validate_common(c: &Container, volumes: &VolumeNames, path: &FieldPath) -> Ve
     errs.extend(validate_ports(c, &path.child("ports")));
     errs.extend(validate_env(c.env.as_deref().unwrap_or_default(), &path.child("env")));
     errs.extend(validate_volume_mounts(c, volumes, &path.child("volumeMounts")));
-    errs.extend(one_of(c.image_pull_policy.as_deref(), &["Always", "IfNotPresent", "Never"], &path.child("imagePullPolicy")));
+    errs.extend(one_of(
+        c.image_pull_policy.as_deref(),
+        &["Always", "IfNotPresent", "Never"],
+        &path.child("imagePullPolicy"),
+    ));
     if let Some(r) = &c.resources {
         errs.extend(validate_resources(r, &path.child("resources")));
     }
@@ -243,9 +247,11 @@ fn validate_probes_and_hooks(c: &Container, path: &FieldPath) -> Vec<FieldError>
             }
         }
     }
-    for (name, probe) in
-        [("livenessProbe", &c.liveness_probe), ("readinessProbe", &c.readiness_probe), ("startupProbe", &c.startup_probe)]
-    {
+    for (name, probe) in [
+        ("livenessProbe", &c.liveness_probe),
+        ("readinessProbe", &c.readiness_probe),
+        ("startupProbe", &c.startup_probe),
+    ] {
         let Some(probe) = probe else { continue };
         let p = path.child(name);
         errs.extend(validate_probe(probe, &p));

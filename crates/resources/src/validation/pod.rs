@@ -104,7 +104,12 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &FieldPath) -> Vec<FieldError> {
     let volume_names: VolumeNames = volumes.iter().map(|v| v.name.as_str()).collect();
     errs.extend(container::validate_containers(&spec.containers, &volume_names, &path.child("containers")));
     let init = spec.init_containers.as_deref().unwrap_or_default();
-    errs.extend(container::validate_init_containers(init, &spec.containers, &volume_names, &path.child("initContainers")));
+    errs.extend(container::validate_init_containers(
+        init,
+        &spec.containers,
+        &volume_names,
+        &path.child("initContainers"),
+    ));
     if spec.host_network == Some(true) {
         errs.extend(host_network_ports(spec, path));
     }
@@ -113,7 +118,9 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &FieldPath) -> Vec<FieldError> {
     errs.extend(meta::validate_labels(spec.node_selector.as_ref(), &path.child("nodeSelector")));
     for (i, gate) in spec.scheduling_gates.iter().flatten().enumerate() {
         let p = path.child("schedulingGates").index(i).child("name");
-        errs.extend(names::qualified_name(&gate.name).into_iter().map(|m| FieldError::invalid(&p, gate.name.as_str(), m)));
+        errs.extend(
+            names::qualified_name(&gate.name).into_iter().map(|m| FieldError::invalid(&p, gate.name.as_str(), m)),
+        );
     }
     for (field, value) in [("serviceAccountName", &spec.service_account_name), ("nodeName", &spec.node_name)] {
         let v = value.as_deref().unwrap_or_default();
@@ -123,7 +130,11 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &FieldPath) -> Vec<FieldError> {
         }
     }
     if let Some(v) = spec.active_deadline_seconds.filter(|v| !(1..=i64::from(i32::MAX)).contains(v)) {
-        errs.push(FieldError::invalid(&path.child("activeDeadlineSeconds"), v, "must be between 1 and 2147483647, inclusive"));
+        errs.push(FieldError::invalid(
+            &path.child("activeDeadlineSeconds"),
+            v,
+            "must be between 1 and 2147483647, inclusive",
+        ));
     }
     for (field, value) in [("hostname", &spec.hostname), ("subdomain", &spec.subdomain)] {
         let v = value.as_deref().unwrap_or_default();
@@ -162,7 +173,9 @@ fn validate_volumes(volumes: &[Volume], path: &FieldPath) -> Vec<FieldError> {
         if v.name.is_empty() {
             errs.push(FieldError::required(&name, ""));
         } else {
-            errs.extend(names::dns1123_label(&v.name).into_iter().map(|m| FieldError::invalid(&name, v.name.as_str(), m)));
+            errs.extend(
+                names::dns1123_label(&v.name).into_iter().map(|m| FieldError::invalid(&name, v.name.as_str(), m)),
+            );
         }
         if !seen.insert(v.name.as_str()) {
             errs.push(FieldError::duplicate(&name, v.name.as_str()));
@@ -304,7 +317,9 @@ fn active_deadline_update(new: Option<i64>, old: Option<i64>, spec_path: &FieldP
             vec![FieldError::invalid(&p, n, "must be between 0 and 2147483647, inclusive")]
         }
         (Some(n), Some(o)) if o < n => vec![FieldError::invalid(&p, n, "must be less than or equal to previous value")],
-        (None, Some(_)) => vec![FieldError::invalid(&p, Value::Null, "must not update from a positive integer to nil value")],
+        (None, Some(_)) => {
+            vec![FieldError::invalid(&p, Value::Null, "must not update from a positive integer to nil value")]
+        }
         _ => Vec::new(),
     }
 }
@@ -335,7 +350,8 @@ fn munge_updatable_fields(new: &PodSpec, old: &PodSpec) -> PodSpec {
 /// The changed top-level spec fields, one `-`/`+` pair each (upstream prints a Go
 /// structure diff here; this keeps its shape: what was, what would be).
 fn spec_diff(old: &PodSpec, new: &PodSpec) -> String {
-    let (old, new) = (serde_json::to_value(old).unwrap_or(Value::Null), serde_json::to_value(new).unwrap_or(Value::Null));
+    let (old, new) =
+        (serde_json::to_value(old).unwrap_or(Value::Null), serde_json::to_value(new).unwrap_or(Value::Null));
     let mut keys: Vec<&String> = old.as_object().into_iter().chain(new.as_object()).flat_map(|o| o.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -402,7 +418,11 @@ mod tests {
         let errs = validate_pod_update(&new, &old);
         assert_eq!(errs.len(), 1);
         let msg = errs[0].to_string();
-        assert!(msg.starts_with("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"));
+        assert!(
+            msg.starts_with(
+                "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+            )
+        );
         assert!(msg.contains("- \tRestartPolicy: \"Always\",\n+ \tRestartPolicy: \"Never\","));
     }
 }

@@ -27,7 +27,12 @@ pub fn nonnegative(value: Option<i64>, path: &FieldPath) -> Vec<FieldError> {
 /// which a JSON value cannot reproduce: the rendering leads the detail instead, so the
 /// message reads exactly as upstream's.
 pub fn invalid_go(path: &FieldPath, rendered: String, detail: &str) -> FieldError {
-    FieldError { kind: ErrorType::Invalid, field: path.to_string(), value: None, detail: format!("{rendered}: {detail}") }
+    FieldError {
+        kind: ErrorType::Invalid,
+        field: path.to_string(),
+        value: None,
+        detail: format!("{rendered}: {detail}"),
+    }
 }
 
 /// A `map[string]string` as Go's `%#v` prints it: `map[string]string{"a":"1", "b":"2"}`.
@@ -92,10 +97,8 @@ pub fn validate_label_selector(sel: &LabelSelector, path: &FieldPath) -> Vec<Fie
         let p = path.child("matchExpressions").index(i);
         let values = r.values.as_deref().unwrap_or_default();
         match r.operator.as_str() {
-            "In" | "NotIn" if values.is_empty() => errs.push(FieldError::required(
-                &p.child("values"),
-                "must be specified when `operator` is 'In' or 'NotIn'",
-            )),
+            "In" | "NotIn" if values.is_empty() => errs
+                .push(FieldError::required(&p.child("values"), "must be specified when `operator` is 'In' or 'NotIn'")),
             "Exists" | "DoesNotExist" if !values.is_empty() => errs.push(FieldError::forbidden(
                 &p.child("values"),
                 "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
@@ -232,13 +235,18 @@ mod tests {
 
     #[test]
     fn go_renderings() {
-        let labels: BTreeMap<String, String> = [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())].into();
+        let labels: BTreeMap<String, String> =
+            [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())].into();
         assert_eq!(go_map(Some(&labels)), r#"map[string]string{"a":"1", "b":"2"}"#);
         assert_eq!(go_map(None), "map[string]string(nil)");
         let sel = selector(json!({"matchLabels": {"app": "nginx2"}}));
         assert_eq!(
-            immutable_selector(&sel, &selector(json!({"matchLabels": {"app": "nginx"}})), &FieldPath::new("spec.selector"))[0]
-                .to_string(),
+            immutable_selector(
+                &sel,
+                &selector(json!({"matchLabels": {"app": "nginx"}})),
+                &FieldPath::new("spec.selector")
+            )[0]
+            .to_string(),
             r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"nginx2"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
         );
     }
@@ -249,6 +257,9 @@ mod tests {
         assert_eq!(validate_int_or_percent(Some(&bad), &FieldPath::new("x")).len(), 1);
         assert_eq!(int_or_percent_value(Some(&IntOrString::String("25%".into()))), 25);
         let over = IntOrString::String("120%".into());
-        assert_eq!(not_more_than_100_percent(Some(&over), &FieldPath::new("x"))[0].detail, "must not be greater than 100%");
+        assert_eq!(
+            not_more_than_100_percent(Some(&over), &FieldPath::new("x"))[0].detail,
+            "must not be greater than 100%"
+        );
     }
 }
