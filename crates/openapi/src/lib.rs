@@ -10,6 +10,7 @@
 //! [`OpenApi::new`] costs nothing; each document family is generated on first request and
 //! then kept. Start at [`routes`] (what operations exist), then [`v3`], [`v2`] and [`pb`].
 
+mod extensions;
 mod model;
 mod params;
 mod pb;

@@ -214,6 +214,8 @@ fn deployment_document_has_upstream_operations_and_schemas() {
     let containers = &pod_spec["properties"]["containers"];
     assert_eq!(containers["type"], "array");
     assert_eq!(containers["items"]["$ref"], "#/components/schemas/io.k8s.api.core.v1.Container");
+    assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+    assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
     assert!(schemas.contains_key("io.k8s.api.autoscaling.v1.Scale"));
     assert!(schemas.contains_key("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"));
     assert!(!schemas.contains_key("io.k8s.api.rbac.v1.ClusterRole"), "only this group-version's closure");

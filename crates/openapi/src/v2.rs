@@ -1,6 +1,7 @@
 //! The Swagger 2.0 document (`/openapi/v2`): every path of every group-version, and the
 //! definitions converted from the v3 component schemas.
 
+use crate::extensions::annotated;
 use crate::model::{GroupVersion, Operation, Payload, hoist_common_params};
 use crate::params::{In, Param};
 use crate::v3::gvk_json;
@@ -19,7 +20,7 @@ pub fn document(gvs: &[GroupVersion], version: &str, definitions: &Map<String, V
         }
     }
     let definitions: BTreeMap<_, _> =
-        definitions.iter().map(|(name, schema)| (name.clone(), schema_v2(schema))).collect();
+        definitions.iter().map(|(name, schema)| (name.clone(), schema_v2(&annotated(name, schema)))).collect();
     json!({
         "definitions": definitions,
         "info": {"title": "Kubernetes", "version": version},

@@ -2,6 +2,7 @@
 //! paths with their operations, and `components.schemas` holding every definition the
 //! operations reach (closure over `$ref`).
 
+use crate::extensions::annotated;
 use crate::model::{Body, GroupVersion, Gvk, Operation, Payload, Reply, hoist_common_params};
 use crate::params::{In, Param};
 use resources::schema::REF_PREFIX;
@@ -36,7 +37,8 @@ pub fn closure<'a>(roots: impl IntoIterator<Item = &'a str>, definitions: &Map<S
         let mut refs = BTreeSet::new();
         collect_refs(schema, &mut refs);
         pending.extend(refs.into_iter().filter(|r| !found.contains_key(r)));
-        found.insert(name, schema.clone());
+        let schema = annotated(&name, schema);
+        found.insert(name, schema);
     }
     found.into_iter().collect()
 }
