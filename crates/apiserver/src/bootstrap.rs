@@ -13,6 +13,13 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"
 async fn ensure(registry: &Registry, group: &str, version: &str, plural: &str, namespace: &str, obj: Value) -> ApiResult<()> {
     let def = resources::find(group, version, plural)
         .ok_or_else(|| ApiError::Internal(format!("bootstrap needs {plural}.{group}/{version}, which is not served")))?;
+    // Look first: a restart must not re-run create-time hooks (IP allocation) for what exists.
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    match registry.get(def, namespace, name).await {
+        Ok(_) => return Ok(()),
+        Err(ApiError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
     let opts = WriteOptions { field_manager: "kube-apiserver".to_owned(), ..Default::default() };
     match registry.create(def, namespace, obj, &opts).await {
         Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
