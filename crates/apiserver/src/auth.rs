@@ -34,8 +34,7 @@ impl User {
 const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/version/"];
 
 fn is_public(path: &str) -> bool {
-    PUBLIC_PATHS.contains(&path)
-        || ["/healthz/", "/livez/", "/readyz/"].iter().any(|p| path.starts_with(p))
+    PUBLIC_PATHS.contains(&path) || ["/healthz/", "/livez/", "/readyz/"].iter().any(|p| path.starts_with(p))
 }
 
 /// Decide a request. Anonymous callers get 401 outside the public paths (anonymous
@@ -62,10 +61,15 @@ pub fn forbidden(user: &User, info: &RequestInfo) -> ApiError {
             subject: Subject::default(),
         };
     }
-    let resource =
-        if info.subresource.is_empty() { info.resource.clone() } else { format!("{}/{}", info.resource, info.subresource) };
-    let group_resource = if info.group.is_empty() { resource.clone() } else { format!("{}.{}", info.resource, info.group) };
-    let object = if info.name.is_empty() { group_resource.clone() } else { format!("{group_resource} \"{}\"", info.name) };
+    let resource = if info.subresource.is_empty() {
+        info.resource.clone()
+    } else {
+        format!("{}/{}", info.resource, info.subresource)
+    };
+    let group_resource =
+        if info.group.is_empty() { resource.clone() } else { format!("{}.{}", info.resource, info.group) };
+    let object =
+        if info.name.is_empty() { group_resource.clone() } else { format!("{group_resource} \"{}\"", info.name) };
     let scope = if info.namespace.is_empty() {
         "at the cluster scope".to_owned()
     } else {

@@ -10,9 +10,17 @@ use std::net::IpAddr;
 /// Namespaces every cluster has.
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-async fn ensure(registry: &Registry, group: &str, version: &str, plural: &str, namespace: &str, obj: Value) -> ApiResult<()> {
-    let def = resources::find(group, version, plural)
-        .ok_or_else(|| ApiError::Internal(format!("bootstrap needs {plural}.{group}/{version}, which is not served")))?;
+async fn ensure(
+    registry: &Registry,
+    group: &str,
+    version: &str,
+    plural: &str,
+    namespace: &str,
+    obj: Value,
+) -> ApiResult<()> {
+    let def = resources::find(group, version, plural).ok_or_else(|| {
+        ApiError::Internal(format!("bootstrap needs {plural}.{group}/{version}, which is not served"))
+    })?;
     // Look first: a restart must not re-run create-time hooks (IP allocation) for what exists.
     let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     match registry.get(def, namespace, name).await {
@@ -31,8 +39,15 @@ async fn ensure(registry: &Registry, group: &str, version: &str, plural: &str, n
 /// server at, `port` its secure port, `service_ip` the first address of the service range.
 pub async fn run(registry: &Registry, advertise: IpAddr, port: u16, service_ip: IpAddr) -> ApiResult<()> {
     for ns in SYSTEM_NAMESPACES {
-        ensure(registry, "", "v1", "namespaces", "", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-            .await?;
+        ensure(
+            registry,
+            "",
+            "v1",
+            "namespaces",
+            "",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await?;
     }
     let labels = json!({"component": "apiserver", "provider": "kubernetes"});
     ensure(

@@ -64,7 +64,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let sqlite = Arc::new(storage::sqlite::SqliteStore::open(&db_path).context("opening the state store")?);
     storage::sqlite::spawn_compactor(sqlite.clone(), Duration::from_secs(300), 1000);
     let metrics = Arc::new(metrics::Metrics::default());
-    let store: Arc<dyn storage::Store> = Arc::new(metrics::InstrumentedStore { inner: sqlite, metrics: metrics.clone() });
+    let store: Arc<dyn storage::Store> =
+        Arc::new(metrics::InstrumentedStore { inner: sqlite, metrics: metrics.clone() });
 
     let allocator = Arc::new(services::ServiceAllocator::new(range));
     let registry = registry::Registry::new(store).with_hooks("", "services", allocator.clone());
@@ -79,7 +80,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
     let client_ip = client_address(config.bind_address);
     let server_url = format!("https://{}", SocketAddr::new(client_ip, address.port()));
-    let state = Arc::new(server::ApiServer::new(registry, metrics, SocketAddr::new(client_ip, address.port()).to_string()));
+    let state =
+        Arc::new(server::ApiServer::new(registry, metrics, SocketAddr::new(client_ip, address.port()).to_string()));
 
     let kubeconfig = config.data_dir.join("kubeconfig");
     pki::kubeconfig::write_admin(&kubeconfig, &server_url, &pki)?;

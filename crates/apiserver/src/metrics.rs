@@ -52,13 +52,21 @@ impl Default for Metrics {
         let latency = Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let watchers = Family::<ResourceLabels, Gauge>::default();
         let storage = Family::<StorageLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
-        registry.register("apiserver_request", "Counter of apiserver requests by verb, resource and HTTP code", requests.clone());
+        registry.register(
+            "apiserver_request",
+            "Counter of apiserver requests by verb, resource and HTTP code",
+            requests.clone(),
+        );
         registry.register(
             "apiserver_request_duration_seconds",
             "Response latency distribution in seconds by verb and resource",
             latency.clone(),
         );
-        registry.register("apiserver_registered_watchers", "Number of currently open watches by resource", watchers.clone());
+        registry.register(
+            "apiserver_registered_watchers",
+            "Number of currently open watches by resource",
+            watchers.clone(),
+        );
         registry.register(
             "apiserver_storage_operation_duration_seconds",
             "Storage operation latency distribution in seconds by operation",
@@ -80,7 +88,9 @@ impl Drop for WatchGuard {
 impl Metrics {
     pub fn observe_request(&self, verb: &str, resource: &str, code: u16, elapsed: Duration) {
         let (verb, resource) = (verb.to_uppercase(), resource.to_owned());
-        self.requests.get_or_create(&RequestLabels { verb: verb.clone(), resource: resource.clone(), code: code.to_string() }).inc();
+        self.requests
+            .get_or_create(&RequestLabels { verb: verb.clone(), resource: resource.clone(), code: code.to_string() })
+            .inc();
         self.latency.get_or_create(&LatencyLabels { verb, resource }).observe(elapsed.as_secs_f64());
     }
 
@@ -127,7 +137,12 @@ impl storage::Store for InstrumentedStore {
     async fn create(&self, key: &str, value: bytes::Bytes) -> storage::Result<storage::Revision> {
         timed!(self, "create", self.inner.create(key, value))
     }
-    async fn update(&self, key: &str, expected: storage::Revision, value: bytes::Bytes) -> storage::Result<storage::Revision> {
+    async fn update(
+        &self,
+        key: &str,
+        expected: storage::Revision,
+        value: bytes::Bytes,
+    ) -> storage::Result<storage::Revision> {
         timed!(self, "update", self.inner.update(key, expected, value))
     }
     async fn delete(&self, key: &str, expected: storage::Revision) -> storage::Result<storage::Revision> {

@@ -61,7 +61,9 @@ pub fn choose_output(accept: Option<&str>) -> Result<Output, ApiError> {
             _ => continue,
         }
     }
-    Err(ApiError::NotAcceptable(format!("only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {accept})")))
+    Err(ApiError::NotAcceptable(format!(
+        "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {accept})"
+    )))
 }
 
 /// How a body is encoded, from its `Content-Type`.
@@ -96,7 +98,10 @@ impl BodyType {
     }
 
     pub fn is_patch(self) -> bool {
-        matches!(self, BodyType::JsonPatch | BodyType::MergePatch | BodyType::StrategicMergePatch | BodyType::ApplyPatch)
+        matches!(
+            self,
+            BodyType::JsonPatch | BodyType::MergePatch | BodyType::StrategicMergePatch | BodyType::ApplyPatch
+        )
     }
 }
 

@@ -92,7 +92,13 @@ async fn route(
     let path = info.path.as_str();
     if info.is_resource {
         let body = read_body(body).await?;
-        let call = resource::Call { info, headers: &parts.headers, query, body, field_manager_default: user_agent_manager(parts) };
+        let call = resource::Call {
+            info,
+            headers: &parts.headers,
+            query,
+            body,
+            field_manager_default: user_agent_manager(parts),
+        };
         return resource::handle(state, call).await;
     }
     if let Some(resp) = health::handle(state, path, query).await {
@@ -106,7 +112,12 @@ async fn route(
                     .map(str::to_owned),
             );
             paths.sort();
-            return Ok(crate::handlers::output::respond(StatusCode::OK, &json!({"paths": paths}), crate::negotiate::Output::Json, &[]));
+            return Ok(crate::handlers::output::respond(
+                StatusCode::OK,
+                &json!({"paths": paths}),
+                crate::negotiate::Output::Json,
+                &[],
+            ));
         }
         "/version" | "/version/" => {
             return Ok(crate::handlers::output::respond(
@@ -118,10 +129,8 @@ async fn route(
         }
         "/metrics" => {
             let mut resp = state.metrics.render().into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
             return Ok(resp);
         }
         _ => {}

@@ -63,7 +63,13 @@ pub struct ServiceAllocator {
 fn invalid(obj: &Value, field: &str, value: Value, detail: String) -> ApiError {
     let name = crate::registry::object::name(obj);
     let errs = [resources::FieldError::invalid(&resources::FieldPath::new(field), value, detail)];
-    ApiError::invalid("Service", "", name, &errs, Subject { name: name.to_owned(), group: String::new(), kind: "services".into() })
+    ApiError::invalid(
+        "Service",
+        "",
+        name,
+        &errs,
+        Subject { name: name.to_owned(), group: String::new(), kind: "services".into() },
+    )
 }
 
 fn needs_node_ports(obj: &Value) -> bool {
@@ -151,7 +157,11 @@ impl ServiceAllocator {
                     obj,
                     field,
                     json!(p),
-                    format!("provided port is not in the valid range. The range of valid ports is {}-{}", NODE_PORTS.start(), NODE_PORTS.end()),
+                    format!(
+                        "provided port is not in the valid range. The range of valid ports is {}-{}",
+                        NODE_PORTS.start(),
+                        NODE_PORTS.end()
+                    ),
                 ));
             }
             if !st.ports.insert(p) {
@@ -182,7 +192,12 @@ impl ServiceAllocator {
                 (Some(kept), Some(r)) if r == *kept => *kept,
                 (_, wanted) if requested.is_empty() || wanted.is_some() => self.take_ip(&mut st, obj, wanted)?,
                 _ => {
-                    return Err(invalid(obj, "spec.clusterIPs[0]", json!(requested), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into()));
+                    return Err(invalid(
+                        obj,
+                        "spec.clusterIPs[0]",
+                        json!(requested),
+                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into(),
+                    ));
                 }
             };
             obj["spec"]["clusterIP"] = json!(ip.to_string());
@@ -275,10 +290,12 @@ mod tests {
         let p0 = np["spec"]["ports"][0]["nodePort"].as_u64().unwrap() as u16;
         assert!(NODE_PORTS.contains(&p0));
         assert_eq!(np["spec"]["ports"][1]["nodePort"], 30443);
-        let mut dup = json!({"metadata": {"name": "d"}, "spec": {"type": "NodePort", "ports": [{"port": 1, "nodePort": 30443}]}});
+        let mut dup =
+            json!({"metadata": {"name": "d"}, "spec": {"type": "NodePort", "ports": [{"port": 1, "nodePort": 30443}]}});
         assert!(alloc.allocate(&mut dup, None).is_err());
         alloc.free(&np, None);
-        let mut again = json!({"metadata": {"name": "d"}, "spec": {"type": "NodePort", "ports": [{"port": 1, "nodePort": 30443}]}});
+        let mut again =
+            json!({"metadata": {"name": "d"}, "spec": {"type": "NodePort", "ports": [{"port": 1, "nodePort": 30443}]}});
         alloc.allocate(&mut again, None).unwrap();
     }
 }

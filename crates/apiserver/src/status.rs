@@ -90,10 +90,8 @@ impl ApiError {
         let qualified = if group.is_empty() { kind.to_owned() } else { format!("{kind}.{group}") };
         let list = errs.iter().map(ToString::to_string).collect::<Vec<_>>();
         let joined = if list.len() == 1 { list[0].clone() } else { format!("[{}]", list.join(", ")) };
-        let causes = errs
-            .iter()
-            .map(|e| json!({"reason": e.kind.reason(), "message": e.message(), "field": e.field}))
-            .collect();
+        let causes =
+            errs.iter().map(|e| json!({"reason": e.kind.reason(), "message": e.message(), "field": e.field})).collect();
         ApiError::Invalid { message: format!("{qualified} \"{name}\" is invalid: {joined}"), subject, causes }
     }
 

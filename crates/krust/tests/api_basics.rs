@@ -76,7 +76,13 @@ fn system_namespaces_and_kubernetes_service_exist() {
     }
     let ip = c.ok(&["get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"]);
     assert_eq!(ip, "10.0.0.1");
-    let ep = c.ok(&["get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}"]);
+    let ep = c.ok(&[
+        "get",
+        "endpoints",
+        "kubernetes",
+        "-o",
+        "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}",
+    ]);
     assert_eq!(ep, format!("127.0.0.1:{}", c.port));
     let slices = c.ok(&["get", "endpointslices", "-l", "kubernetes.io/service-name=kubernetes", "-o", "name"]);
     assert_eq!(slices.trim(), "endpointslice.discovery.k8s.io/kubernetes");

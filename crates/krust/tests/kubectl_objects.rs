@@ -20,9 +20,23 @@ fn create_commands_send_protobuf_and_objects_come_back() {
     c.ok(&["create", "secret", "generic", "s1", "-n", "demo", "--from-literal=user=admin"]);
     assert_eq!(c.ok(&["get", "secret", "s1", "-n", "demo", "-o", "jsonpath={.data.user}"]), "YWRtaW4=");
     let (cert, key) = (c.pki("admin.crt"), c.pki("admin.key"));
-    c.ok(&["create", "secret", "tls", "nginxsecret", "-n", "demo", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    c.ok(&[
+        "create",
+        "secret",
+        "tls",
+        "nginxsecret",
+        "-n",
+        "demo",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
     let table = c.ok(&["get", "secrets", "-n", "demo"]);
-    assert!(table.lines().any(|l| l.starts_with("nginxsecret") && l.contains("kubernetes.io/tls") && l.contains(" 2 ")), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("nginxsecret") && l.contains("kubernetes.io/tls") && l.contains(" 2 ")),
+        "{table}"
+    );
     c.ok(&["create", "service", "clusterip", "web", "-n", "demo", "--tcp=80:8080"]);
     let svc = c.ok(&["get", "svc", "web", "-n", "demo"]);
     let row: Vec<&str> = svc.lines().nth(1).unwrap().split_whitespace().collect();
@@ -107,7 +121,8 @@ fn delete_waits_for_finalizers() {
     assert!(!c.ok(&["get", "cm", "f", "-o", "jsonpath={.metadata.deletionTimestamp}"]).is_empty());
     // `delete --wait` blocks until the finalizer goes.
     let mut cmd = c.kubectl_cmd();
-    let waiter = cmd.args(["delete", "configmap", "f", "--timeout=20s"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let waiter =
+        cmd.args(["delete", "configmap", "f", "--timeout=20s"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(800));
     c.ok(&["patch", "configmap", "f", "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#]);
     let out = waiter.wait_with_output().unwrap();
@@ -132,6 +147,11 @@ fn errors_are_upstreams() {
     c.ok(&["patch", "configmap", "stale", "-p", r#"{"data":{"a":"2"}}"#]);
     let run = c.kubectl_stdin(&["replace", "-f", "-"], Some(&old));
     assert!(!run.success);
-    assert!(run.stderr.contains("the object has been modified; please apply your changes to the latest version and try again"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the object has been modified; please apply your changes to the latest version and try again"),
+        "{}",
+        run.stderr
+    );
     assert!(c.fails(&["get", "cm", "missing"]).contains(r#"configmaps "missing" not found"#));
 }

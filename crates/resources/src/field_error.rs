@@ -92,11 +92,13 @@ impl FieldError {
     /// The cause message without the field: `Invalid value: "x": detail`.
     pub fn message(&self) -> String {
         let mut s = self.kind.text().to_owned();
-        if let Some(v) = &self.value {
-            if matches!(self.kind, ErrorType::Invalid | ErrorType::Duplicate | ErrorType::NotSupported) {
-                s.push_str(": ");
-                s.push_str(&render_value(v));
-            }
+        if let Some(v) = self
+            .value
+            .as_ref()
+            .filter(|_| matches!(self.kind, ErrorType::Invalid | ErrorType::Duplicate | ErrorType::NotSupported))
+        {
+            s.push_str(": ");
+            s.push_str(&render_value(v));
         }
         if !self.detail.is_empty() {
             s.push_str(": ");

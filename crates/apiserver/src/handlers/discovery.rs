@@ -275,4 +275,3 @@ pub fn paths() -> Vec<String> {
     }
     paths
 }
-

@@ -6,7 +6,10 @@ use crate::server::ApiServer;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-const PROTOBUF_V2: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// What clients ask for (`...spec.v2@v1.0+protobuf`), and the parseable spelling
+/// upstream answers with (Go's MIME parser refuses the `@`).
+const PROTOBUF_V2_ACCEPT: &str = "application/com.github.proto-openapi.spec.v2";
+const PROTOBUF_V2: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 fn serve(body: &[u8], content_type: &'static str, etag: &str, headers: &HeaderMap, immutable: bool) -> Response {
     let quoted = format!("\"{etag}\"");
@@ -32,7 +35,7 @@ pub fn handle(state: &ApiServer, path: &str, query: &Query, headers: &HeaderMap)
     match path {
         "/openapi/v2" => {
             let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            Some(if accept.contains(PROTOBUF_V2) && !accept.starts_with("application/json") {
+            Some(if accept.contains(PROTOBUF_V2_ACCEPT) && !accept.starts_with("application/json") {
                 let body = api.v2_protobuf();
                 serve(body, PROTOBUF_V2, &etag_of(body), headers, false)
             } else {

@@ -7,8 +7,8 @@ use crate::registry::{Subresource, WriteOptions, Written};
 use crate::server::ApiServer;
 use crate::status::{ApiError, ApiResult};
 use patch::{ApplyError, FieldManager};
-use resources::merge::ResourceSchema;
 use resources::ResourceDef;
+use resources::merge::ResourceSchema;
 use serde_json::Value;
 
 /// Apply the request's patch; returns the written object and whether it was created
@@ -117,7 +117,11 @@ async fn server_side_apply(
 
 fn apply_error(def: &ResourceDef, name: &str, e: ApplyError) -> ApiError {
     match e.status_code() {
-        409 => ApiError::Conflict { message: e.to_string(), subject: crate::registry::subject(def, name), causes: e.causes() },
+        409 => ApiError::Conflict {
+            message: e.to_string(),
+            subject: crate::registry::subject(def, name),
+            causes: e.causes(),
+        },
         _ => ApiError::BadRequest(e.to_string()),
     }
 }

@@ -38,7 +38,9 @@ impl Query {
         match self.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::BadRequest(format!("Invalid dry run value: {other:?}; supported values: \"All\""))),
+            Some(other) => {
+                Err(ApiError::BadRequest(format!("Invalid dry run value: {other:?}; supported values: \"All\"")))
+            }
         }
     }
 }

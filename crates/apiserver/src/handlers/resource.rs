@@ -5,7 +5,7 @@ use super::output::{self, IncludeObject, Render};
 use super::query::Query;
 use crate::negotiate::{BodyType, Output, choose_output, decode_body};
 use crate::registry::watch::WatchOptions;
-use crate::registry::{Deleted, DeleteOptions, FieldValidation, ListOptions, Subresource, WriteOptions, Written};
+use crate::registry::{DeleteOptions, Deleted, FieldValidation, ListOptions, Subresource, WriteOptions, Written};
 use crate::request_info::RequestInfo;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::server::ApiServer;
@@ -71,7 +71,10 @@ pub async fn handle(state: &ApiServer, call: Call<'_>) -> ApiResult<Response> {
     let info = call.info;
     let def = lookup(info)?;
     if def.namespaced && info.namespace.is_empty() && !matches!(info.verb.as_str(), "list" | "watch") {
-        return Err(ApiError::NotFound { message: "the server could not find the requested resource".to_owned(), subject: None });
+        return Err(ApiError::NotFound {
+            message: "the server could not find the requested resource".to_owned(),
+            subject: None,
+        });
     }
     let ns = if def.namespaced { info.namespace.as_str() } else { "" };
     let sub = match info.subresource.as_str() {
@@ -111,7 +114,9 @@ pub async fn handle(state: &ApiServer, call: Call<'_>) -> ApiResult<Response> {
         }
         "delete" if sub == Subresource::Main => delete(state, def, ns, &call, render).await,
         "deletecollection" if sub == Subresource::Main => delete_collection(state, def, ns, &call, render).await,
-        verb => Err(ApiError::MethodNotAllowed(format!("the server does not allow this method on the requested resource ({verb})"))),
+        verb => Err(ApiError::MethodNotAllowed(format!(
+            "the server does not allow this method on the requested resource ({verb})"
+        ))),
     }
 }
 
@@ -127,7 +132,13 @@ fn selectors(def: &ResourceDef, query: &Query) -> ApiResult<(LabelSelector, Fiel
     Ok((labels, fields))
 }
 
-async fn list(state: &ApiServer, def: &'static ResourceDef, ns: &str, call: &Call<'_>, render: Render) -> ApiResult<Response> {
+async fn list(
+    state: &ApiServer,
+    def: &'static ResourceDef,
+    ns: &str,
+    call: &Call<'_>,
+    render: Render,
+) -> ApiResult<Response> {
     let (label_selector, field_selector) = selectors(def, call.query)?;
     let exact_revision = match (call.query.get("resourceVersionMatch"), call.query.get("resourceVersion")) {
         (Some("Exact"), Some(rv)) => {
@@ -147,7 +158,13 @@ async fn list(state: &ApiServer, def: &'static ResourceDef, ns: &str, call: &Cal
     Ok(output::respond(StatusCode::OK, &body, render.output, &[]))
 }
 
-async fn watch(state: &ApiServer, def: &'static ResourceDef, ns: &str, call: &Call<'_>, render: Render) -> ApiResult<Response> {
+async fn watch(
+    state: &ApiServer,
+    def: &'static ResourceDef,
+    ns: &str,
+    call: &Call<'_>,
+    render: Render,
+) -> ApiResult<Response> {
     let (label_selector, field_selector) = selectors(def, call.query)?;
     // Like kube-apiserver's --min-request-timeout: a random 30 to 60 minutes unless asked.
     let timeout = match call.query.number("timeoutSeconds")? {
@@ -181,7 +198,13 @@ fn delete_options(call: &Call<'_>) -> ApiResult<DeleteOptions> {
     DeleteOptions::from_body_and_query(body.as_ref(), &|k| call.query.get(k).map(str::to_owned))
 }
 
-async fn delete(state: &ApiServer, def: &'static ResourceDef, ns: &str, call: &Call<'_>, render: Render) -> ApiResult<Response> {
+async fn delete(
+    state: &ApiServer,
+    def: &'static ResourceDef,
+    ns: &str,
+    call: &Call<'_>,
+    render: Render,
+) -> ApiResult<Response> {
     let opts = delete_options(call)?;
     let write = WriteOptions { dry_run: call.query.dry_run()?, ..Default::default() };
     let (code, obj) = match state.registry.delete(def, ns, &call.info.name, &opts, &write).await? {
@@ -201,7 +224,8 @@ async fn delete_collection(
     let (label_selector, field_selector) = selectors(def, call.query)?;
     let opts = delete_options(call)?;
     let write = WriteOptions { dry_run: call.query.dry_run()?, ..Default::default() };
-    let listed = state.registry.list(def, ns, &ListOptions { label_selector, field_selector, ..Default::default() }).await?;
+    let listed =
+        state.registry.list(def, ns, &ListOptions { label_selector, field_selector, ..Default::default() }).await?;
     let mut deleted = Vec::new();
     for obj in &listed.items {
         let obj_ns = crate::registry::object::meta_str(obj, "namespace");
@@ -224,7 +248,13 @@ async fn bind(state: &ApiServer, def: &'static ResourceDef, ns: &str, call: &Cal
     let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_owned();
     if node.is_empty() {
         let errs = [resources::FieldError::required(&resources::FieldPath::new("target.name"), "")];
-        return Err(ApiError::invalid("Binding", "", &call.info.name, &errs, crate::registry::subject(def, &call.info.name)));
+        return Err(ApiError::invalid(
+            "Binding",
+            "",
+            &call.info.name,
+            &errs,
+            crate::registry::subject(def, &call.info.name),
+        ));
     }
     let name = call.info.name.clone();
     let write = call.write_options()?;

@@ -38,7 +38,11 @@ pub async fn handle(state: &ApiServer, def: &'static ResourceDef, ns: &str, call
                         _ => {
                             let rv = object::meta_str(&body, "resourceVersion");
                             if !rv.is_empty() && rv != object::meta_str(current, "resourceVersion") {
-                                return Err(ApiError::stale(&def.group_resource(), name, crate::registry::subject(def, name)));
+                                return Err(ApiError::stale(
+                                    &def.group_resource(),
+                                    name,
+                                    crate::registry::subject(def, name),
+                                ));
                             }
                             body.clone()
                         }
@@ -50,7 +54,13 @@ pub async fn handle(state: &ApiServer, def: &'static ResourceDef, ns: &str, call
                             replicas,
                             "must be greater than or equal to 0",
                         )];
-                        return Err(ApiError::invalid("Scale", "autoscaling", name, &errs, crate::registry::subject(def, name)));
+                        return Err(ApiError::invalid(
+                            "Scale",
+                            "autoscaling",
+                            name,
+                            &errs,
+                            crate::registry::subject(def, name),
+                        ));
                     }
                     let mut next = current.clone();
                     object::set_meta(&mut next, "resourceVersion", None);

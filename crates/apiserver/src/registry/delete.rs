@@ -23,10 +23,13 @@ impl DeleteOptions {
             Some(s) => Some(s.parse().map_err(|_| ApiError::BadRequest(format!("invalid gracePeriodSeconds {s:?}")))?),
             None => get("gracePeriodSeconds").and_then(Value::as_i64),
         };
-        let mut propagation = query("propagationPolicy").or_else(|| get("propagationPolicy").and_then(Value::as_str).map(str::to_owned));
+        let mut propagation =
+            query("propagationPolicy").or_else(|| get("propagationPolicy").and_then(Value::as_str).map(str::to_owned));
         // The deprecated `orphanDependents` flag means Orphan (or Background when false).
         if propagation.is_none() {
-            let orphan = query("orphanDependents").map(|s| s == "true").or_else(|| get("orphanDependents").and_then(Value::as_bool));
+            let orphan = query("orphanDependents")
+                .map(|s| s == "true")
+                .or_else(|| get("orphanDependents").and_then(Value::as_bool));
             propagation = orphan.map(|o| if o { "Orphan" } else { "Background" }.to_owned());
         }
         if let Some(p) = &propagation {

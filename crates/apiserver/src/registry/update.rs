@@ -85,14 +85,19 @@ impl Registry {
                     }
                     match e {
                         UpdateError::Lost if pinned.is_none() => continue,
-                        UpdateError::Lost => return Err(ApiError::stale(&def.group_resource(), name, subject(def, name))),
+                        UpdateError::Lost => {
+                            return Err(ApiError::stale(&def.group_resource(), name, subject(def, name)));
+                        }
                         UpdateError::Api(e) => return Err(e),
                     }
                 }
             }
         }
         Err(ApiError::Conflict {
-            message: format!("Operation cannot be fulfilled on {} \"{name}\": too many concurrent updates", def.group_resource()),
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{name}\": too many concurrent updates",
+                def.group_resource()
+            ),
             subject: subject(def, name),
             causes: Vec::new(),
         })
@@ -239,7 +244,8 @@ impl Registry {
         def.strategy.default(new);
         def.strategy.prepare_for_update(new, old);
         if def.strategy.tracks_generation() && object::spec_part(new) != object::spec_part(old) {
-            let generation = object::metadata(old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+            let generation =
+                object::metadata(old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
             object::set_meta(new, "generation", Some((generation + 1).into()));
         }
         if let Some(h) = self.hooks_for(def) {
@@ -251,7 +257,8 @@ impl Registry {
     /// Pods with a grace period left are removed by their kubelet, not by the last
     /// finalizer going.
     fn ready_to_remove(&self, _def: &ResourceDef, obj: &Value) -> bool {
-        object::metadata(obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0) == 0
+        object::metadata(obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0)
+            == 0
     }
 }
 
@@ -268,7 +275,13 @@ fn requested_revision(obj: &Value) -> ApiResult<Option<i64>> {
 
 /// Record `manager`'s ownership of what this write changed in `metadata.managedFields`
 /// (an `Update` entry), as upstream's field manager does for every non-apply write.
-pub(super) fn track_managed_fields(def: &ResourceDef, sub: Subresource, old: Option<&Value>, new: &mut Value, manager: &str) {
+pub(super) fn track_managed_fields(
+    def: &ResourceDef,
+    sub: Subresource,
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+) {
     if manager.is_empty() {
         return;
     }

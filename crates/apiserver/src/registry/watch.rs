@@ -39,7 +39,12 @@ pub struct WatchEvent {
 pub type WatchStream = ReceiverStream<WatchEvent>;
 
 impl Registry {
-    pub async fn watch(&self, def: &'static ResourceDef, namespace: &str, opts: WatchOptions) -> ApiResult<WatchStream> {
+    pub async fn watch(
+        &self,
+        def: &'static ResourceDef,
+        namespace: &str,
+        opts: WatchOptions,
+    ) -> ApiResult<WatchStream> {
         let prefix = keys::collection_prefix(def, namespace);
         let (tx, rx) = mpsc::channel(256);
         let rv = opts.resource_version.clone().filter(|v| !v.is_empty());
@@ -84,7 +89,10 @@ fn bookmark(def: &ResourceDef, revision: i64, initial_end: bool) -> WatchEvent {
     if initial_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    WatchEvent { kind: "BOOKMARK", object: json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": metadata}) }
+    WatchEvent {
+        kind: "BOOKMARK",
+        object: json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": metadata}),
+    }
 }
 
 /// Feed the client: initial events, then store events translated through the
@@ -147,7 +155,11 @@ fn translate(def: &ResourceDef, event: &Event, labels: &LabelSelector, fields: &
                 return None;
             }
             let mut obj = last;
-            super::object::set_meta(&mut obj, "resourceVersion", Some(Value::String(event.kv.mod_revision.to_string())));
+            super::object::set_meta(
+                &mut obj,
+                "resourceVersion",
+                Some(Value::String(event.kv.mod_revision.to_string())),
+            );
             return Some(WatchEvent { kind: "DELETED", object: obj });
         }
         EventKind::Put => match (old.is_some(), old_matches, new_matches) {

@@ -5,7 +5,7 @@ pub mod config_key;
 pub mod container;
 pub mod meta;
 pub mod names;
-pub mod rbac;
 pub mod pod;
+pub mod rbac;
 pub mod service;
 pub mod workload;
