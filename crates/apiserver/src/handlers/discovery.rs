@@ -174,10 +174,10 @@ fn api_group_list() -> Value {
         .into_iter()
         .map(|g| {
             let mut v = api_group(g);
-            v.as_object_mut().map(|o| {
+            if let Some(o) = v.as_object_mut() {
                 o.remove("kind");
                 o.remove("apiVersion");
-            });
+            }
             v
         })
         .collect();

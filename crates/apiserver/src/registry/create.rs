@@ -16,10 +16,10 @@ impl Registry {
     ) -> ApiResult<Written> {
         let (mut obj, warnings) = decode(def, body, opts.field_validation)?;
         prepare_metadata(def, namespace, &mut obj)?;
-        if def.has(Subresource::Status) {
-            if let Some(o) = obj.as_object_mut() {
-                o.remove("status");
-            }
+        if def.has(Subresource::Status)
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
         }
         def.strategy.default(&mut obj);
         def.strategy.prepare_for_create(&mut obj);
@@ -46,17 +46,17 @@ impl Registry {
             }
         }
         let hooks = self.hooks_for(def);
-        if let Some(h) = hooks {
-            if let Err(e) = h.before_create(&mut obj).await {
-                h.release(&obj, None).await;
-                return Err(e);
-            }
+        if let Some(h) = hooks
+            && let Err(e) = h.before_create(&mut obj).await
+        {
+            h.release(&obj, None).await;
+            return Err(e);
         }
         let result = self.validate_and_store(def, namespace, &mut obj, opts).await;
-        if let Some(h) = hooks {
-            if result.is_err() || opts.dry_run {
-                h.release(&obj, None).await;
-            }
+        if let Some(h) = hooks
+            && (result.is_err() || opts.dry_run)
+        {
+            h.release(&obj, None).await;
         }
         result?;
         Ok(Written { object: obj, warnings })
@@ -104,20 +104,20 @@ pub(super) fn decode(def: &ResourceDef, body: Value, validation: FieldValidation
         )));
     }
     let api_version = def.api_version();
-    if let Some(v) = body.get("apiVersion").and_then(Value::as_str) {
-        if v != api_version {
-            return Err(ApiError::BadRequest(format!(
-                "the API version in the data ({v}) does not match the expected API version ({api_version})"
-            )));
-        }
+    if let Some(v) = body.get("apiVersion").and_then(Value::as_str)
+        && v != api_version
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the API version in the data ({v}) does not match the expected API version ({api_version})"
+        )));
     }
-    if let Some(k) = body.get("kind").and_then(Value::as_str) {
-        if k != def.kind {
-            return Err(ApiError::BadRequest(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                def.kind
-            )));
-        }
+    if let Some(k) = body.get("kind").and_then(Value::as_str)
+        && k != def.kind
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            def.kind
+        )));
     }
     let decoded = def.strategy.decode(body).map_err(|e| {
         ApiError::BadRequest(format!(

@@ -32,12 +32,12 @@ impl DeleteOptions {
                 .or_else(|| get("orphanDependents").and_then(Value::as_bool));
             propagation = orphan.map(|o| if o { "Orphan" } else { "Background" }.to_owned());
         }
-        if let Some(p) = &propagation {
-            if !["Orphan", "Background", "Foreground"].contains(&p.as_str()) {
-                return Err(ApiError::BadRequest(format!(
-                    "DeleteOptions.propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
-                )));
-            }
+        if let Some(p) = &propagation
+            && !["Orphan", "Background", "Foreground"].contains(&p.as_str())
+        {
+            return Err(ApiError::BadRequest(format!(
+                "DeleteOptions.propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
         }
         let pre = |f: &str| get("preconditions").and_then(|p| p.get(f)).and_then(Value::as_str).map(str::to_owned);
         Ok(DeleteOptions {
@@ -123,17 +123,17 @@ fn check_preconditions(def: &ResourceDef, name: &str, obj: &Value, rev: i64, opt
             });
         }
     }
-    if let Some(rv) = &opts.precondition_resource_version {
-        if *rv != rev.to_string() {
-            return Err(ApiError::Conflict {
-                message: format!(
-                    "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {rev}",
-                    def.group_resource()
-                ),
-                subject: subject(def, name),
-                causes: Vec::new(),
-            });
-        }
+    if let Some(rv) = &opts.precondition_resource_version
+        && *rv != rev.to_string()
+    {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {rev}",
+                def.group_resource()
+            ),
+            subject: subject(def, name),
+            causes: Vec::new(),
+        });
     }
     Ok(())
 }
@@ -147,10 +147,11 @@ fn mark_for_deletion(def: &ResourceDef, obj: &mut Value, opts: &DeleteOptions) -
         Some("Foreground") => Some("foregroundDeletion"),
         _ => None,
     };
-    if let Some(f) = propagation_finalizer {
-        if !finalizers.iter().any(|x| x == f) && !object::is_deleting(obj) {
-            finalizers.push(f.to_owned());
-        }
+    if let Some(f) = propagation_finalizer
+        && !finalizers.iter().any(|x| x == f)
+        && !object::is_deleting(obj)
+    {
+        finalizers.push(f.to_owned());
     }
     let grace = def.strategy.graceful_delete_period(obj, opts.grace_period_seconds);
     if finalizers.is_empty() && grace == 0 {

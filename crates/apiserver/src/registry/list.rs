@@ -59,10 +59,10 @@ impl Registry {
             None => (prefix.clone(), opts.exact_revision.unwrap_or(0)),
         };
         // A field selector pinning one name reads one key instead of the collection.
-        if let (Some(name), true) = (opts.field_selector.exact_name(), def.namespaced == !namespace.is_empty()) {
+        if let (Some(name), true) = (opts.field_selector.exact_name(), def.namespaced != namespace.is_empty()) {
             start = keys::object_key(def, namespace, name);
         }
-        let single = opts.field_selector.exact_name().is_some() && def.namespaced == !namespace.is_empty();
+        let single = opts.field_selector.exact_name().is_some() && def.namespaced != namespace.is_empty();
         let mut items = Vec::new();
         loop {
             let want = if opts.limit == 0 { 0 } else { (opts.limit - items.len()).max(1) };
