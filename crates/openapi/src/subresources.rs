@@ -31,6 +31,9 @@ impl Builder<'_> {
                 push(&path, self.replace(suffix, &what, definition, gvk.clone()));
                 push(&path, self.patch(suffix, &what, definition, gvk));
             }
+            Subresource::Finalize => {
+                push(&path, self.replace("Finalize", "finalize of the specified", d.definition, self.gvk()));
+            }
             Subresource::Binding | Subresource::Eviction | Subresource::Token => {
                 let (suffix, definition, gvk) = match sub {
                     Subresource::Binding => ("Binding", "io.k8s.api.core.v1.Binding", gvk("", "v1", "Binding")),

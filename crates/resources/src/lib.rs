@@ -43,6 +43,8 @@ pub enum Subresource {
     Proxy,
     /// `serviceaccounts/token`: TokenRequest.
     Token,
+    /// `namespaces/finalize`: writes only `spec.finalizers`.
+    Finalize,
 }
 
 impl Subresource {
@@ -59,6 +61,7 @@ impl Subresource {
             Subresource::PortForward => "portforward",
             Subresource::Proxy => "proxy",
             Subresource::Token => "token",
+            Subresource::Finalize => "finalize",
         }
     }
 }

@@ -51,6 +51,12 @@ pub trait Strategy: Send + Sync {
     /// `CheckGracefulDelete`: a running pod's kubelet), given the client's request; 0
     /// removes it at once.
     fn graceful_delete_period(&self, obj: &Value, requested: Option<i64>) -> i64;
+    /// Whether kind-specific finalization keeps a deleted object (a Namespace until its
+    /// `spec.finalizers` are done), besides `metadata.finalizers`.
+    fn blocks_deletion(&self, obj: &Value) -> bool;
+    /// What marking the object for deletion sets besides `deletionTimestamp` (a
+    /// Namespace's `Terminating` phase).
+    fn begin_deletion(&self, obj: &mut Value);
 }
 
 /// A strategy written against the kind's typed struct. Every method has a default, so a
@@ -88,6 +94,12 @@ pub trait TypedStrategy: Send + Sync + 'static {
     fn graceful_delete_period(&self, _obj: &Self::Object, _requested: Option<i64>) -> i64 {
         0
     }
+    /// See [`Strategy::blocks_deletion`].
+    fn blocks_deletion(&self, _obj: &Self::Object) -> bool {
+        false
+    }
+    /// See [`Strategy::begin_deletion`].
+    fn begin_deletion(&self, _obj: &mut Self::Object) {}
 }
 
 /// Adapts a [`TypedStrategy`] to [`Strategy`]. Constructible in a `static`.
@@ -185,6 +197,14 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
 
     fn graceful_delete_period(&self, obj: &Value, requested: Option<i64>) -> i64 {
         Self::typed(obj).map_or(0, |o| self.0.graceful_delete_period(&o, requested))
+    }
+
+    fn blocks_deletion(&self, obj: &Value) -> bool {
+        Self::typed(obj).is_some_and(|o| self.0.blocks_deletion(&o))
+    }
+
+    fn begin_deletion(&self, obj: &mut Value) {
+        Self::edit(obj, |o| self.0.begin_deletion(o));
     }
 }
 

@@ -50,10 +50,21 @@ pub fn handle(state: &ApiServer, path: &str, query: &Query, headers: &HeaderMap)
         _ => {
             let gv = path.strip_prefix("/openapi/v3/")?;
             let (body, hash) = api.v3_document(gv)?;
-            let immutable = query.get("hash") == Some(hash);
-            Some(serve(body, "application/json", hash, headers, immutable))
+            match query.get("hash") {
+                // A stale hashed URL: send the client to the current one, as kube-openapi does.
+                Some(asked) if asked != hash => Some(redirect(&format!("{path}?hash={hash}"))),
+                asked => Some(serve(body, "application/json", hash, headers, asked.is_some())),
+            }
         }
     }
+}
+
+fn redirect(location: &str) -> Response {
+    let mut resp = StatusCode::MOVED_PERMANENTLY.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 fn etag_of(body: &[u8]) -> String {

@@ -80,6 +80,7 @@ pub async fn handle(state: &ApiServer, call: Call<'_>) -> ApiResult<Response> {
     let sub = match info.subresource.as_str() {
         "" => Subresource::Main,
         "status" if def.has(resources::Subresource::Status) => Subresource::Status,
+        "finalize" if def.has(resources::Subresource::Finalize) && info.verb == "update" => Subresource::Finalize,
         "scale" if def.has(resources::Subresource::Scale) => return super::scale::handle(state, def, ns, &call).await,
         "binding" if def.has(resources::Subresource::Binding) => return bind(state, def, ns, &call).await,
         _ => {

@@ -154,11 +154,12 @@ fn mark_for_deletion(def: &ResourceDef, obj: &mut Value, opts: &DeleteOptions) -
         finalizers.push(f.to_owned());
     }
     let grace = def.strategy.graceful_delete_period(obj, opts.grace_period_seconds);
-    if finalizers.is_empty() && grace == 0 {
+    if finalizers.is_empty() && grace == 0 && !def.strategy.blocks_deletion(obj) {
         return false;
     }
     let now = jiff::Timestamp::now();
     if !object::is_deleting(obj) {
+        def.strategy.begin_deletion(obj);
         let at = now.checked_add(jiff::SignedDuration::from_secs(grace)).unwrap_or(now);
         object::set_meta(obj, "deletionTimestamp", Some(json!(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())));
         object::set_meta(obj, "deletionGracePeriodSeconds", Some(json!(grace)));

@@ -17,6 +17,8 @@ pub enum Subresource {
     Status,
     /// `pods/binding`: only `spec.nodeName`, which no ordinary update may change.
     Binding,
+    /// `namespaces/finalize`: only `spec.finalizers`.
+    Finalize,
 }
 
 /// Why one update attempt failed.
@@ -151,7 +153,11 @@ impl Registry {
         old: &Value,
     ) -> Result<(), storage::Error> {
         let key = keys::object_key(def, namespace, name);
-        if object::is_deleting(new) && object::finalizers(new).is_empty() && self.ready_to_remove(def, new) {
+        if object::is_deleting(new)
+            && object::finalizers(new).is_empty()
+            && grace_period_over(new)
+            && !def.strategy.blocks_deletion(new)
+        {
             let deleted = self.store.delete(&key, rev).await?;
             object::set_meta(new, "resourceVersion", Some(Value::String(deleted.to_string())));
             if let Some(h) = self.hooks_for(def) {
@@ -201,6 +207,12 @@ impl Registry {
                 subject: subject(def, name),
                 causes: Vec::new(),
             });
+        }
+        if sub == Subresource::Finalize {
+            let finalizers = new.pointer("/spec/finalizers").cloned().unwrap_or(Value::Array(Vec::new()));
+            *new = old.clone();
+            new["spec"]["finalizers"] = finalizers;
+            return Ok(());
         }
         if sub == Subresource::Binding {
             let node = new.pointer("/spec/nodeName").cloned().unwrap_or(Value::Null);
@@ -253,13 +265,12 @@ impl Registry {
         }
         Ok(())
     }
+}
 
-    /// Pods with a grace period left are removed by their kubelet, not by the last
-    /// finalizer going.
-    fn ready_to_remove(&self, _def: &ResourceDef, obj: &Value) -> bool {
-        object::metadata(obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0)
-            == 0
-    }
+/// Pods with a grace period left are removed by their kubelet, not by the last
+/// finalizer going.
+fn grace_period_over(obj: &Value) -> bool {
+    object::metadata(obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0) == 0
 }
 
 /// The resourceVersion a client pinned in the body, if any.

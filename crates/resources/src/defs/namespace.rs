@@ -16,7 +16,7 @@ pub const DEF: ResourceDef = ResourceDef {
     categories: &[],
     namespaced: false,
     verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
-    subresources: &[Subresource::Status],
+    subresources: &[Subresource::Finalize, Subresource::Status],
     definition: "io.k8s.api.core.v1.Namespace",
     strategy: &Typed(NamespaceStrategy),
 };
@@ -69,6 +69,16 @@ impl TypedStrategy for NamespaceStrategy {
         if !finalizers.iter().any(|f| f == KUBERNETES_FINALIZER) {
             finalizers.push(KUBERNETES_FINALIZER.to_owned());
         }
+    }
+
+    /// A deleted namespace stays until the namespace controller has emptied it and
+    /// removed its `spec.finalizers` through `/finalize`.
+    fn blocks_deletion(&self, ns: &Namespace) -> bool {
+        ns.spec.as_ref().and_then(|s| s.finalizers.as_ref()).is_some_and(|f| !f.is_empty())
+    }
+
+    fn begin_deletion(&self, ns: &mut Namespace) {
+        ns.status.get_or_insert_with(Default::default).phase = Some("Terminating".to_owned());
     }
 
     /// Finalizers change only through `/finalize`, status only through `/status`.
