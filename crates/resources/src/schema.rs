@@ -135,6 +135,9 @@ fn build() -> Map<String, Value> {
     }
     for (name, gvk) in &kinds {
         set_gvks(&mut defs, name, std::slice::from_ref(gvk));
+        if name != CORE_EVENT {
+            make_metadata_optional(&mut defs, name);
+        }
     }
     // Options and events are decoded in every group-version the server serves.
     let group_versions: BTreeSet<_> = kinds.iter().map(|(_, g)| (g.group, g.version)).collect();
@@ -147,6 +150,21 @@ fn build() -> Map<String, Value> {
     set_one_of(&mut defs, "io.k8s.apimachinery.pkg.api.resource.Quantity", &["string", "number"]);
     defs.sort_keys();
     defs
+}
+
+/// The one kind whose Go type has a non-optional `metadata`, so upstream lists it as required.
+const CORE_EVENT: &str = "io.k8s.api.core.v1.Event";
+
+/// k8s-openapi types `metadata` as non-optional on every kind, so its schemas list it as
+/// required; upstream's (and `kubectl explain`'s `-required-` marker) do not.
+fn make_metadata_optional(defs: &mut Map<String, Value>, name: &str) {
+    let Some(Value::Object(schema)) = defs.get_mut(name) else { return };
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|field| field != "metadata");
+        if required.is_empty() {
+            schema.remove("required");
+        }
+    }
 }
 
 fn set_gvks(defs: &mut Map<String, Value>, name: &str, gvks: &[Gvk]) {
@@ -265,6 +283,14 @@ mod tests {
         let gvks = delete_options["x-kubernetes-group-version-kind"].as_array().unwrap();
         assert!(gvks.contains(&json!({"group": "apps", "kind": "DeleteOptions", "version": "v1"})));
         assert_eq!(def("io.k8s.api.events.v1.Event")["x-kubernetes-group-version-kind"][0]["group"], "events.k8s.io");
+    }
+
+    #[test]
+    fn metadata_is_required_only_where_upstream_requires_it() {
+        assert!(def("io.k8s.api.core.v1.Pod").get("required").is_none());
+        assert_eq!(def("io.k8s.api.core.v1.Binding")["required"], json!(["target"]));
+        assert_eq!(def(CORE_EVENT)["required"], json!(["involvedObject", "metadata"]));
+        assert!(def("io.k8s.apimachinery.pkg.apis.meta.v1.Status").get("required").is_none());
     }
 
     #[test]
