@@ -172,3 +172,84 @@ fn translate(def: &ResourceDef, event: &Event, labels: &LabelSelector, fields: &
     };
     Some(WatchEvent { kind, object: new })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::WriteOptions;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn registry(dir: &std::path::Path) -> (Registry, Arc<storage::sqlite::SqliteStore>) {
+        let store = Arc::new(storage::sqlite::SqliteStore::open(&dir.join("state.db")).unwrap());
+        (Registry::new(store.clone()), store)
+    }
+
+    async fn create_namespace(r: &Registry, name: &str) -> i64 {
+        let def = resources::find("", "v1", "namespaces").unwrap();
+        let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        let written = r.create(def, "", obj, &WriteOptions::default()).await.unwrap();
+        written.object["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn watch_from_a_compacted_revision_is_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, store) = registry(dir.path());
+        let first = create_namespace(&r, "a").await;
+        create_namespace(&r, "b").await;
+        let last = create_namespace(&r, "c").await;
+        storage::Store::compact(store.as_ref(), last).await.unwrap();
+        let def = resources::find("", "v1", "namespaces").unwrap();
+        let opts = WatchOptions {
+            resource_version: Some(first.to_string()),
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        };
+        let mut events = r.watch(def, "", opts).await.unwrap();
+        let ev = events.next().await.unwrap();
+        assert_eq!(ev.kind, "ERROR");
+        assert_eq!(ev.object["code"], 410);
+        assert_eq!(ev.object["reason"], "Expired");
+    }
+
+    #[tokio::test]
+    async fn label_changes_move_objects_in_and_out_of_a_filtered_watch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, _store) = registry(dir.path());
+        let rv = create_namespace(&r, "n").await;
+        let def = resources::find("", "v1", "namespaces").unwrap();
+        let opts = WatchOptions {
+            label_selector: LabelSelector::parse("team=a").unwrap(),
+            resource_version: Some(rv.to_string()),
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        };
+        let mut events = r.watch(def, "", opts).await.unwrap();
+        let label = |v: Option<&str>| {
+            let r = &r;
+            let value = v.map(|s| json!(s)).unwrap_or(Value::Null);
+            async move {
+                let patch = json!({"metadata": {"labels": {"team": value}}});
+                r.guaranteed_update(
+                    def,
+                    "",
+                    "n",
+                    crate::registry::Subresource::Main,
+                    &WriteOptions::default(),
+                    |cur| {
+                        let mut next = cur.clone();
+                        patch::json::apply_merge_patch(&mut next, &patch).unwrap();
+                        Ok(next)
+                    },
+                )
+                .await
+                .unwrap();
+            }
+        };
+        label(Some("a")).await;
+        label(Some("b")).await;
+        let kinds: Vec<&str> = vec![events.next().await.unwrap().kind, events.next().await.unwrap().kind];
+        assert_eq!(kinds, ["ADDED", "DELETED"]);
+    }
+}
