@@ -1,0 +1,138 @@
+//! The loop every controller shares: watch → cache → [`WorkQueue`] → workers. A controller
+//! is a [`Reconciler`] (its `reconcile` and `error_policy`); [`run_workers`] hands each key to
+//! one worker at a time and turns the outcome into the key's next visit, and
+//! [`watch_into_queue`] keeps a kube-runtime reflector cache and queues every object that changes.
+
+use crate::Error;
+use crate::queue::WorkQueue;
+use futures::StreamExt;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher::{self, Event, watcher};
+use kube::runtime::{WatchStreamExt, reflector};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a successful reconcile asks for next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing until the key is queued again by a change.
+    Done,
+    /// Look again after this long (the work is not finished but nothing failed).
+    RequeueAfter(Duration),
+}
+
+/// When a failed key is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// After the key's exponential failure delay.
+    RateLimited,
+    /// After exactly this long.
+    After(Duration),
+}
+
+/// One controller: how it settles a key, and how it retries a key that failed.
+pub trait Reconciler: Send + Sync + 'static {
+    type Key: Clone + Eq + Hash + Debug + Send + Sync + 'static;
+    /// The name in logs (upstream's controller name).
+    const NAME: &'static str;
+
+    fn reconcile(&self, key: &Self::Key) -> impl Future<Output = Result<Action, Error>> + Send;
+
+    fn error_policy(&self, key: &Self::Key, error: &Error) -> Retry;
+}
+
+/// Process `queue` with `workers` concurrent workers until the queue shuts down.
+pub async fn run_workers<R: Reconciler>(reconciler: Arc<R>, queue: WorkQueue<R::Key>, workers: usize) {
+    futures::future::join_all((0..workers.max(1)).map(|_| worker(reconciler.clone(), queue.clone()))).await;
+}
+
+async fn worker<R: Reconciler>(reconciler: Arc<R>, queue: WorkQueue<R::Key>) {
+    while let Some(key) = queue.get().await {
+        match reconciler.reconcile(&key).await {
+            Ok(Action::Done) => queue.forget(&key),
+            Ok(Action::RequeueAfter(delay)) => {
+                queue.forget(&key);
+                queue.add_after(key.clone(), delay);
+            }
+            Err(error) => {
+                let failures = queue.failures(&key);
+                tracing::warn!(controller = R::NAME, ?key, failures, %error, "reconcile failed; will retry");
+                match reconciler.error_policy(&key, &error) {
+                    Retry::RateLimited => queue.add_rate_limited(key.clone()),
+                    Retry::After(delay) => queue.add_after(key.clone(), delay),
+                }
+            }
+        }
+        queue.done(&key);
+    }
+}
+
+/// Watch `api` (re-listing with backoff when the watch breaks), keep `cache` current and
+/// queue `key_of` of every object added, changed or deleted. Runs until cancelled.
+pub async fn watch_into_queue<K, Q>(api: Api<K>, cache: Writer<K>, queue: WorkQueue<Q>, key_of: impl Fn(&K) -> Q)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Clone + Default + Eq + Hash,
+    Q: Clone + Eq + Hash + Send + 'static,
+{
+    let events = reflector(cache, watcher(api, watcher::Config::default()).default_backoff());
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(Event::Apply(obj) | Event::InitApply(obj) | Event::Delete(obj)) => queue.add(key_of(&obj)),
+            Ok(Event::Init | Event::InitDone) => {}
+            Err(error) => tracing::warn!(kind = %K::kind(&Default::default()), %error, "watch failed; retrying"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Fails a key twice, then asks to look again once, then settles.
+    struct Flaky {
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Reconciler for Flaky {
+        type Key = &'static str;
+        const NAME: &'static str = "flaky";
+
+        async fn reconcile(&self, key: &&'static str) -> Result<Action, Error> {
+            let n = {
+                let mut calls = self.calls.lock().unwrap();
+                calls.push(key);
+                calls.len()
+            };
+            match n {
+                1 | 2 => Err(Error::Content("not yet".into())),
+                3 => Ok(Action::RequeueAfter(Duration::from_millis(10))),
+                _ => Ok(Action::Done),
+            }
+        }
+
+        fn error_policy(&self, _key: &&'static str, _error: &Error) -> Retry {
+            Retry::RateLimited
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_and_requeues_bring_the_key_back_until_done() {
+        let reconciler = Arc::new(Flaky { calls: Mutex::new(Vec::new()) });
+        let queue = WorkQueue::new();
+        queue.add("a");
+        let workers = tokio::spawn(run_workers(reconciler.clone(), queue.clone(), 2));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(*reconciler.calls.lock().unwrap(), ["a", "a", "a", "a"]);
+        assert_eq!(queue.failures(&"a"), 0, "success forgets the failures");
+        queue.shut_down();
+        workers.await.unwrap();
+    }
+}
