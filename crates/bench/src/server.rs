@@ -1,0 +1,100 @@
+//! The `krust server` under test: started on a temporary data dir and a free loopback
+//! port, timed to its first successful `/readyz`, measured through `/proc`, and killed by
+//! PID when dropped.
+
+use crate::client::{Client, TlsFiles};
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub pid: u32,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    /// From spawning the process to the first `/readyz` that answered 200.
+    pub ready_after: Duration,
+}
+
+impl Server {
+    /// Spawn `krust` and wait (at most `timeout`) until it reports its port and its
+    /// `/readyz` says ok.
+    pub async fn start(krust: &Path, log_filter: &str, timeout: Duration) -> Result<Server> {
+        let dir = tempfile::tempdir().context("creating a temp data dir")?;
+        let spawned = Instant::now();
+        let mut child = Command::new(krust)
+            .args(["server", "--bind-address", "127.0.0.1", "--secure-port", "0", "--data-dir"])
+            .arg(dir.path())
+            .env("RUST_LOG", log_filter)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", krust.display()))?;
+        let pid = child.id();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut server = Server { child, pid, port: 0, dir, ready_after: Duration::ZERO };
+
+        // The port is only known from the server's banner; read it on a thread and keep
+        // draining stdout afterwards so the server never blocks on a full pipe.
+        let (port_tx, port_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let port = lines.by_ref().map_while(Result::ok).find_map(|line| {
+                let addr = line.strip_prefix("Krust API server listening on https://")?.to_owned();
+                addr.rsplit(':').next()?.parse::<u16>().ok()
+            });
+            let _ = port_tx.send(port);
+            for _ in lines {}
+        });
+        let deadline = spawned + timeout;
+        server.port = match tokio::time::timeout_at(deadline.into(), port_rx).await {
+            Ok(Ok(Some(port))) => port,
+            Ok(_) => bail!("krust exited before printing its address"),
+            Err(_) => bail!("krust did not print its address within {timeout:?}"),
+        };
+
+        let client = Client::connect(server.port, &server.tls_files(), 1).await?;
+        loop {
+            if let Ok(resp) = client.get("/readyz").await
+                && resp.status == 200
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("/readyz did not answer ok within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        server.ready_after = spawned.elapsed();
+        Ok(server)
+    }
+
+    pub fn tls_files(&self) -> TlsFiles {
+        let pki = self.dir.path().join("pki");
+        TlsFiles { ca: pki.join("ca.crt"), cert: pki.join("admin.crt"), key: pki.join("admin.key") }
+    }
+
+    /// Resident memory of the server now, and its peak so far (`VmRSS`, `VmHWM`), in KiB.
+    pub fn memory_kib(&self) -> Result<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).context("reading /proc status")?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .with_context(|| format!("{name} missing from /proc/{}/status", self.pid))
+        };
+        Ok((field("VmRSS:")?, field("VmHWM:")?))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // `Child::kill` signals exactly this PID.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
