@@ -103,3 +103,65 @@ fn aggregate_one(
     }
     Some(rules)
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::rbac::v1::AggregationRule;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelectorRequirement, ObjectMeta};
+
+    use super::*;
+
+    fn role(name: &str, labels: &[(&str, &str)], verb: &str, selector: Option<LabelSelector>) -> ClusterRole {
+        ClusterRole {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: Some(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+                ..Default::default()
+            },
+            rules: selector.is_none().then(|| vec![PolicyRule { verbs: vec![verb.into()], ..Default::default() }]),
+            aggregation_rule: selector.map(|s| AggregationRule { cluster_role_selectors: Some(vec![s]) }),
+        }
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> LabelSelector {
+        LabelSelector {
+            match_labels: Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nested_aggregation_settles_and_deduplicates() {
+        let roles = [
+            role("top", &[], "", Some(labels(&[("to-top", "true")]))),
+            role("middle", &[("to-top", "true")], "", Some(labels(&[("to-middle", "true")]))),
+            role("a", &[("to-middle", "true")], "get", None),
+            role("b", &[("to-middle", "true"), ("to-top", "true")], "get", None),
+            role("c", &[("to-top", "true")], "delete", None),
+        ];
+        let result: HashMap<String, Vec<PolicyRule>> = aggregate(&roles).into_iter().collect();
+        let verbs = |name: &str| result[name].iter().map(|r| r.verbs[0].clone()).collect::<Vec<_>>();
+        assert_eq!(verbs("middle"), vec!["get"]);
+        assert_eq!(verbs("top"), vec!["get", "delete"]);
+    }
+
+    #[test]
+    fn expressions_and_invalid_selectors() {
+        let with = |op: &str, values: &[&str]| LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: op.into(),
+                values: (!values.is_empty()).then(|| values.iter().map(|v| (*v).to_owned()).collect()),
+            }]),
+            ..Default::default()
+        };
+        let web: BTreeMap<String, String> = [("tier".to_owned(), "web".to_owned())].into();
+        assert_eq!(selector_matches(&with("In", &["web", "db"]), &web), Some(true));
+        assert_eq!(selector_matches(&with("NotIn", &["web"]), &web), Some(false));
+        assert_eq!(selector_matches(&with("NotIn", &["web"]), &BTreeMap::new()), Some(true));
+        assert_eq!(selector_matches(&with("Exists", &[]), &web), Some(true));
+        assert_eq!(selector_matches(&with("DoesNotExist", &[]), &web), Some(false));
+        assert_eq!(selector_matches(&with("In", &[]), &web), None);
+        assert_eq!(selector_matches(&LabelSelector::default(), &web), Some(true));
+    }
+}

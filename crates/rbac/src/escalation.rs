@@ -210,3 +210,87 @@ pub fn confirm_no_escalation(
     }
     Err(EscalationError { message, missing })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(verbs: &[&str], groups: &[&str], resources: &[&str], names: &[&str]) -> PolicyRule {
+        let strings = |s: &[&str]| Some(s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>());
+        PolicyRule {
+            verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
+            api_groups: strings(groups),
+            resources: strings(resources),
+            resource_names: if names.is_empty() { None } else { strings(names) },
+            non_resource_urls: None,
+        }
+    }
+
+    #[test]
+    fn holding_more_covers_less() {
+        let owner =
+            [rule(&["get", "list"], &[""], &["pods", "services"], &[]), rule(&["get"], &["*"], &["*/scale"], &[])];
+        assert!(covers(&owner, &[rule(&["get"], &[""], &["pods"], &[])]).0);
+        assert!(covers(&owner, &[rule(&["get"], &[""], &["pods"], &["web"])]).0);
+        assert!(covers(&owner, &[rule(&["get"], &["apps"], &["deployments/scale"], &[])]).0);
+        let (ok, missing) = covers(&owner, &[rule(&["get", "delete"], &[""], &["pods"], &[])]);
+        assert!(!ok);
+        assert_eq!(missing, vec![rule(&["delete"], &[""], &["pods"], &[])]);
+        // A named grant does not cover every name.
+        let named = [rule(&["get"], &[""], &["pods"], &["web"])];
+        assert!(!covers(&named, &[rule(&["get"], &[""], &["pods"], &[])]).0);
+        let urls = [PolicyRule {
+            verbs: vec!["get".into()],
+            non_resource_urls: Some(vec!["/apis/*".into()]),
+            ..Default::default()
+        }];
+        let wanted = PolicyRule {
+            verbs: vec!["get".into()],
+            non_resource_urls: Some(vec!["/apis/apps".into()]),
+            ..Default::default()
+        };
+        assert!(covers(&urls, &[wanted]).0);
+    }
+
+    #[test]
+    fn escalation_is_refused_with_upstreams_message() {
+        let user = UserInfo::new("x", &["devs", "system:authenticated"]);
+        let owner = [rule(&["list"], &[""], &["pods"], &[])];
+        let err = confirm_no_escalation(
+            &user,
+            &owner,
+            None,
+            &[rule(&["get", "list", "watch"], &[""], &["pods"], &[]), rule(&["get"], &["apps"], &["deployments"], &[])],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "user \"x\" (groups=[\"devs\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n\
+             {APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"get\" \"watch\"]}\n\
+             {APIGroups:[\"apps\"], Resources:[\"deployments\"], Verbs:[\"get\"]}"
+        );
+        assert!(confirm_no_escalation(&user, &owner, None, &[rule(&["list"], &[""], &["pods"], &[])]).is_ok());
+        let with_error =
+            confirm_no_escalation(&user, &[], Some("role.rbac.authorization.k8s.io \"r\" not found"), &owner);
+        assert!(
+            with_error
+                .unwrap_err()
+                .message
+                .ends_with("; resolution errors: [role.rbac.authorization.k8s.io \"r\" not found]")
+        );
+    }
+
+    #[test]
+    fn compact_string_shows_only_present_fields() {
+        let urls = PolicyRule {
+            verbs: vec!["get".into()],
+            non_resource_urls: Some(vec!["/healthz".into()]),
+            ..Default::default()
+        };
+        assert_eq!(compact_string(&urls), r#"{NonResourceURLs:["/healthz"], Verbs:["get"]}"#);
+        assert_eq!(
+            compact_string(&rule(&["get"], &[""], &["configmaps"], &["a"])),
+            r#"{APIGroups:[""], Resources:["configmaps"], ResourceNames:["a"], Verbs:["get"]}"#
+        );
+    }
+}

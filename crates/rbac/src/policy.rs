@@ -53,6 +53,10 @@ struct Bindings {
     by_group: HashMap<String, Vec<usize>>,
 }
 
+/// What the rule walk hands its visitor: a rule with its source, or why a binding's role
+/// could not be resolved.
+type Visited<'r, 's> = Result<(&'r PolicyRule, &'r Source<'s>), String>;
+
 /// Where a rule came from, worded as upstream's allow reasons are.
 struct Source<'a> {
     binding: &'a Binding,
@@ -205,12 +209,7 @@ impl Policy {
     /// Upstream's `VisitRulesFor`: ClusterRoleBindings first, then the RoleBindings of
     /// `namespace` (if any). The visitor sees each rule with its source, or a resolution
     /// error; returning false stops the walk.
-    fn visit_rules_for(
-        &self,
-        user: &UserInfo,
-        namespace: &str,
-        visitor: &mut dyn FnMut(Result<(&PolicyRule, &Source<'_>), String>) -> bool,
-    ) {
+    fn visit_rules_for(&self, user: &UserInfo, namespace: &str, visitor: &mut dyn FnMut(Visited<'_, '_>) -> bool) {
         let scopes = std::iter::once(&self.cluster_bindings)
             .chain((!namespace.is_empty()).then(|| self.role_bindings.get(namespace)).flatten());
         for bindings in scopes {
@@ -321,5 +320,154 @@ fn aggregate_errors(errors: &[String]) -> String {
     match unique.as_slice() {
         [one] => (*one).to_owned(),
         many => format!("[{}]", many.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    fn meta(namespace: Option<&str>, name: &str) -> ObjectMeta {
+        ObjectMeta { name: Some(name.into()), namespace: namespace.map(Into::into), ..Default::default() }
+    }
+
+    fn rule(verbs: &[&str], resources: &[&str], names: &[&str]) -> PolicyRule {
+        let strings = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        PolicyRule {
+            verbs: strings(verbs),
+            api_groups: Some(vec![String::new()]),
+            resources: Some(strings(resources)),
+            resource_names: (!names.is_empty()).then(|| strings(names)),
+            non_resource_urls: None,
+        }
+    }
+
+    fn subject(kind: &str, name: &str, namespace: Option<&str>) -> Subject {
+        Subject { kind: kind.into(), name: name.into(), namespace: namespace.map(Into::into), api_group: None }
+    }
+
+    fn binding(ns: &str, name: &str, kind: &str, role: &str, subjects: Vec<Subject>) -> RoleBinding {
+        let role_ref = RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: role.into() };
+        RoleBinding { metadata: meta(Some(ns), name), role_ref, subjects: Some(subjects) }
+    }
+
+    fn can(policy: &Policy, user: &UserInfo, verb: &str, resource: &str, ns: &str, name: &str) -> bool {
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        let attributes = Attributes {
+            user: user.clone(),
+            verb: verb.into(),
+            is_resource: true,
+            resource: resource.into(),
+            subresource: subresource.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            ..Default::default()
+        };
+        policy.authorize(&attributes).is_allowed()
+    }
+
+    /// Role `reader` in `a` (get pods, get pods/log, get configmap "one"), bound to alice,
+    /// to service account `a/robot`, and (through a ClusterRole) to group `devs`.
+    fn policy() -> Policy {
+        let roles = [Role {
+            metadata: meta(Some("a"), "reader"),
+            rules: Some(vec![rule(&["get"], &["pods", "pods/log"], &[]), rule(&["get"], &["configmaps"], &["one"])]),
+        }];
+        let cluster_roles = [ClusterRole {
+            metadata: meta(None, "lister"),
+            rules: Some(vec![rule(&["list"], &["secrets"], &[])]),
+            ..Default::default()
+        }];
+        let bindings = [
+            binding("a", "alice-reads", "Role", "reader", vec![subject("User", "alice", None)]),
+            binding("a", "robot-reads", "Role", "reader", vec![subject("ServiceAccount", "robot", None)]),
+            binding("b", "devs-list", "ClusterRole", "lister", vec![subject("Group", "devs", None)]),
+            binding("b", "dangling", "ClusterRole", "missing", vec![subject("User", "alice", None)]),
+        ];
+        Policy::new(&cluster_roles, &roles, &[], &bindings)
+    }
+
+    #[test]
+    fn role_grants_only_its_verbs_resources_and_namespace() {
+        let p = policy();
+        let alice = UserInfo::new("alice", &["system:authenticated"]);
+        assert!(can(&p, &alice, "get", "pods", "a", "web"));
+        assert!(!can(&p, &alice, "list", "pods", "a", ""));
+        assert!(!can(&p, &alice, "get", "pods", "c", "web"));
+        assert!(!can(&p, &alice, "get", "pods", "", "web"));
+        assert!(can(&p, &alice, "get", "pods/log", "a", "web"));
+        assert!(!can(&p, &alice, "get", "pods/exec", "a", "web"));
+        assert!(can(&p, &alice, "get", "configmaps", "a", "one"));
+        assert!(!can(&p, &alice, "get", "configmaps", "a", "two"));
+        assert!(!can(&p, &UserInfo::new("bob", &[]), "get", "pods", "a", "web"));
+    }
+
+    #[test]
+    fn allow_reason_names_the_binding() {
+        let p = policy();
+        let attributes = Attributes {
+            user: UserInfo::new("alice", &[]),
+            verb: "get".into(),
+            is_resource: true,
+            resource: "pods".into(),
+            namespace: "a".into(),
+            name: "web".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.authorize(&attributes),
+            Decision::Allow(r#"RBAC: allowed by RoleBinding "alice-reads/a" of Role "reader" to User "alice""#.into())
+        );
+    }
+
+    #[test]
+    fn service_accounts_match_by_namespace_defaulting_to_the_binding() {
+        let p = policy();
+        assert!(can(&p, &UserInfo::service_account("a", "robot"), "get", "pods", "a", "web"));
+        assert!(!can(&p, &UserInfo::service_account("b", "robot"), "get", "pods", "a", "web"));
+    }
+
+    #[test]
+    fn role_binding_to_cluster_role_is_scoped_to_its_namespace() {
+        let p = policy();
+        let dev = UserInfo::new("carol", &["devs"]);
+        assert!(can(&p, &dev, "list", "secrets", "b", ""));
+        assert!(!can(&p, &dev, "list", "secrets", "a", ""));
+        assert!(!can(&p, &dev, "list", "secrets", "", ""));
+    }
+
+    #[test]
+    fn unresolvable_bindings_are_the_no_opinion_reason() {
+        let p = policy();
+        let attributes = Attributes {
+            user: UserInfo::new("alice", &[]),
+            verb: "delete".into(),
+            is_resource: true,
+            resource: "pods".into(),
+            namespace: "b".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.authorize(&attributes),
+            Decision::NoOpinion(r#"RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found"#.into())
+        );
+        let review = p.rules_for(&UserInfo::new("alice", &[]), "b");
+        assert!(review.resource_rules.is_empty() && !review.incomplete);
+        assert_eq!(
+            review.evaluation_error.as_deref(),
+            Some(r#"clusterrole.rbac.authorization.k8s.io "missing" not found"#)
+        );
+    }
+
+    #[test]
+    fn rules_for_lists_cluster_and_namespace_rules() {
+        let p = policy();
+        let review = p.rules_for(&UserInfo::new("alice", &[]), "a");
+        assert_eq!(review.resource_rules.len(), 2);
+        assert_eq!(review.resource_rules[1].resource_names, Some(vec!["one".to_owned()]));
+        assert!(review.non_resource_rules.is_empty());
+        assert_eq!(review.evaluation_error, None);
     }
 }
