@@ -96,7 +96,7 @@ async fn delete_resource(
 /// Pods that are not finished take up to their grace period to go (upstream's
 /// `estimateGracefulTerminationForPods`); other resources are deleted at once.
 fn graceful_estimate(served: &Served, items: &[DynamicObject]) -> i64 {
-    if served.resource.group != "" || served.resource.plural != "pods" {
+    if !served.resource.group.is_empty() || served.resource.plural != "pods" {
         return 0;
     }
     items
