@@ -12,6 +12,7 @@
 //!
 //! Start at [`Store`]; the error type is [`Error`].
 
+pub mod encryption;
 mod error;
 pub mod sqlite;
 
