@@ -13,6 +13,7 @@ pub mod defaults;
 pub mod defs;
 pub mod field_error;
 pub mod merge;
+mod omit_empty;
 pub mod quantity;
 pub mod schema;
 pub mod strategy;

@@ -64,6 +64,7 @@ pub trait Strategy: Send + Sync {
 pub trait TypedStrategy: Send + Sync + 'static {
     type Object: DeserializeOwned
         + Serialize
+        + schemars::JsonSchema
         + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>;
 
     /// See [`Strategy::tracks_generation`].
@@ -106,6 +107,12 @@ pub trait TypedStrategy: Send + Sync + 'static {
 pub struct Typed<S>(pub S);
 
 impl<S: TypedStrategy> Typed<S> {
+    /// The JSON upstream would write for `obj`: see [`crate::omit_empty`].
+    fn canonical(mut obj: Value) -> Value {
+        crate::omit_empty::drop_empty_collections(&mut obj, &<S::Object as schemars::JsonSchema>::schema_name());
+        obj
+    }
+
     fn typed(obj: &Value) -> Option<S::Object> {
         serde_json::from_value(obj.clone()).ok()
     }
@@ -117,7 +124,7 @@ impl<S: TypedStrategy> Typed<S> {
         if let Some(mut typed) = Self::typed(obj) {
             f(&mut typed);
             if let Ok(v) = serde_json::to_value(&typed) {
-                *obj = with_type_meta(v, obj);
+                *obj = with_type_meta(Self::canonical(v), obj);
             }
         }
     }
@@ -143,7 +150,7 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
             unknown_fields.push(field_path(&path));
         })
         .map_err(|e| e.to_string())?;
-        let object = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
+        let object = Self::canonical(serde_json::to_value(&typed).map_err(|e| e.to_string())?);
         Ok(Decoded { object, unknown_fields })
     }
 
@@ -241,6 +248,15 @@ mod tests {
         let d = Typed(Plain).decode(obj).unwrap();
         assert_eq!(d.unknown_fields, vec!["metadata.bogus", "spec.template.spec.containers[0].imagee"]);
         assert!(d.object.pointer("/spec/template/spec/containers/0/imagee").is_none());
+    }
+
+    #[test]
+    fn decode_omits_emptied_collections_as_go_does() {
+        let obj = json!({"metadata": {"name": "x", "annotations": {}}, "spec": {"selector": {},
+            "template": {"spec": {"containers": [{"name": "a", "env": []}]}}}});
+        let d = Typed(Plain).decode(obj).unwrap();
+        assert!(d.object["metadata"].get("annotations").is_none());
+        assert!(d.object.pointer("/spec/template/spec/containers/0/env").is_none());
     }
 
     #[test]
