@@ -180,9 +180,15 @@ fn ports(spec: &ServiceSpec) -> String {
 
 impl TypedStrategy for ServiceStrategy {
     type Object = Service;
+    const FIELD_SELECTORS: &'static [&'static str] = &["spec.clusterIP", "spec.type"];
 
     fn default(&self, svc: &mut Service) {
         default_spec(svc.spec.get_or_insert_with(Default::default));
+    }
+
+    fn selectable_fields(&self, svc: &Service) -> Vec<(&'static str, String)> {
+        let spec = svc.spec.clone().unwrap_or_default();
+        vec![("spec.clusterIP", spec.cluster_ip.unwrap_or_default()), ("spec.type", spec.type_.unwrap_or_default())]
     }
 
     fn prepare_for_update(&self, new: &mut Service, old: &Service) {
@@ -252,6 +258,16 @@ mod tests {
         assert_eq!(spec["ipFamilyPolicy"], "SingleStack");
         assert_eq!(spec["ipFamilies"], json!(["IPv4"]));
         assert!(spec.get("externalTrafficPolicy").is_none());
+    }
+
+    #[test]
+    fn selectable_by_cluster_ip_and_type() {
+        let mut v =
+            defaulted(json!({"metadata": {"name": "h"}, "spec": {"clusterIP": "None", "selector": {"a": "b"}}}));
+        DEF.strategy.prepare_for_create(&mut v);
+        let fields = DEF.strategy.selectable_fields(&v);
+        assert_eq!(fields, vec![("spec.clusterIP", "None".to_owned()), ("spec.type", "ClusterIP".to_owned())]);
+        assert_eq!(DEF.strategy.field_selectors(), ["spec.clusterIP", "spec.type"]);
     }
 
     #[test]
