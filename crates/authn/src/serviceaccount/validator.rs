@@ -20,7 +20,7 @@ use crate::user::UserInfo;
 /// The verified claims of a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenClaims {
-    Bound(BoundClaims),
+    Bound(Box<BoundClaims>),
     Legacy(LegacyClaims),
 }
 
@@ -81,7 +81,7 @@ impl Validator {
             (Vec::new(), TokenClaims::Legacy(claims))
         } else {
             let claims: BoundClaims = parse_claims(payload)?;
-            (claims.aud.clone(), TokenClaims::Bound(claims))
+            (claims.aud.clone(), TokenClaims::Bound(Box::new(claims)))
         };
         let verified_issuer = match &claims {
             TokenClaims::Bound(c) => &c.iss,

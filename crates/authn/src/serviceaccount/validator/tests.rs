@@ -43,7 +43,7 @@ fn a_minted_bound_token_validates_to_its_user_and_bindings() {
     assert_eq!(valid.user.extra["authentication.kubernetes.io/node-uid"], ["node-uid"]);
     assert_eq!(valid.user.extra["authentication.kubernetes.io/credential-id"], [format!("JTI={}", claims.jti)]);
     assert_eq!(valid.audiences, [DEFAULT_ISSUER]);
-    assert_eq!(valid.claims, TokenClaims::Bound(claims));
+    assert_eq!(valid.claims, TokenClaims::Bound(Box::new(claims)));
     assert_eq!(valid.bound.pod, Some(ObjectRef::new("web", "pod-uid")));
     assert_eq!(valid.bound.node, None, "a pod's node is not a binding to check");
     assert_eq!(valid.bound.legacy_secret, None);
