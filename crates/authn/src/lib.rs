@@ -19,5 +19,6 @@ pub mod serviceaccount;
 mod token_file;
 mod user;
 
+pub use csv::CsvError;
 pub use token_file::{TokenFile, TokenFileError};
 pub use user::{ALL_AUTHENTICATED, UserInfo};

@@ -163,7 +163,9 @@ fn read_optional(path: &Path) -> Result<Option<String>, KeyError> {
 /// key and the private key is never readable by others, even briefly.
 fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
     let io = |source| KeyError::Io { path: path.to_path_buf(), source };
-    let tmp = path.with_extension("tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let _ = fs::remove_file(&tmp);
     let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(io)?;
     file.write_all(contents).map_err(io)?;
