@@ -8,6 +8,7 @@
 //!
 //! Start with [`Config`] and [`run`].
 
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod handlers;
@@ -36,6 +37,8 @@ pub struct Config {
     pub service_cidr: String,
     /// Where to write the admin kubeconfig besides `<data-dir>/kubeconfig`.
     pub write_kubeconfig: Option<PathBuf>,
+    /// Where to append the audit log (none: no audit log).
+    pub audit_log_path: Option<PathBuf>,
 }
 
 /// A started API server.
@@ -44,6 +47,8 @@ pub struct Running {
     pub address: SocketAddr,
     pub kubeconfig: PathBuf,
     pub state: Arc<server::ApiServer>,
+    /// The cluster CA, for issuing the in-process components' client certificates.
+    pub pki: pki::Pki,
 }
 
 /// The address clients use: the bind address, or loopback when bound to all.
@@ -80,8 +85,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
     let client_ip = client_address(config.bind_address);
     let server_url = format!("https://{}", SocketAddr::new(client_ip, address.port()));
-    let state =
-        Arc::new(server::ApiServer::new(registry, metrics, SocketAddr::new(client_ip, address.port()).to_string()));
+    let mut state = server::ApiServer::new(registry, metrics, SocketAddr::new(client_ip, address.port()).to_string());
+    if let Some(path) = &config.audit_log_path {
+        state.audit =
+            Some(audit::AuditLog::open(path).with_context(|| format!("opening audit log {}", path.display()))?);
+    }
+    let state = Arc::new(state);
 
     let kubeconfig = config.data_dir.join("kubeconfig");
     pki::kubeconfig::write_admin(&kubeconfig, &server_url, &pki)?;
@@ -93,5 +102,5 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     tokio::spawn(server::serve(listener, tls, state.clone()));
     bootstrap::run(&state.registry, client_ip, address.port(), service_ip).await?;
     state.set_bootstrapped();
-    Ok(Running { address, kubeconfig, state })
+    Ok(Running { address, kubeconfig, state, pki })
 }

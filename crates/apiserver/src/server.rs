@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -26,6 +27,8 @@ pub struct ApiServer {
     pub openapi: openapi::OpenApi,
     /// `host:port` clients should use, for `/api`'s serverAddressByClientCIDRs.
     pub server_address: String,
+    /// The audit log, when `--audit-log-path` is set.
+    pub audit: Option<crate::audit::AuditLog>,
     bootstrapped: AtomicBool,
     shutting_down: AtomicBool,
 }
@@ -37,6 +40,7 @@ impl ApiServer {
             metrics,
             openapi: openapi::OpenApi::new(&health::git_version()),
             server_address,
+            audit: None,
             bootstrapped: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
         }
@@ -59,9 +63,10 @@ impl ApiServer {
     }
 }
 
-/// Handle one request from `user`.
-pub async fn dispatch(state: Arc<ApiServer>, user: User, req: Request<Body>) -> Response {
+/// Handle one request from `user`, connected from `peer`.
+pub async fn dispatch(state: Arc<ApiServer>, user: User, peer: Option<SocketAddr>, req: Request<Body>) -> Response {
     let start = Instant::now();
+    let received = jiff::Timestamp::now();
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query());
     let path = parts.uri.path().to_owned();
@@ -76,6 +81,18 @@ pub async fn dispatch(state: Arc<ApiServer>, user: User, req: Request<Body>) -> 
     let resource = if info.is_resource { info.resource.as_str() } else { "" };
     // A watch is measured to its first byte; its lifetime shows in the watcher gauge.
     state.metrics.observe_request(&info.verb, resource, response.status().as_u16(), start.elapsed());
+    if let Some(audit) = &state.audit {
+        audit.record(&crate::audit::Record {
+            user: &user,
+            info: &info,
+            method: parts.method.as_str(),
+            uri: &parts.uri.to_string(),
+            source: peer,
+            user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+            code: response.status().as_u16(),
+            received,
+        });
+    }
     response
 }
 
@@ -190,7 +207,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state:
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let state = state.clone();
                 let user = user.clone();
-                async move { Ok::<_, std::convert::Infallible>(dispatch(state, user, req.map(Body::new)).await) }
+                async move { Ok::<_, std::convert::Infallible>(dispatch(state, user, Some(peer), req.map(Body::new)).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await {

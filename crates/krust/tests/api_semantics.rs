@@ -32,7 +32,9 @@ fn pagination_returns_every_item_once() {
         let (code, body) = c.curl_admin(&path, &[]);
         assert_eq!(code, 200, "{body}");
         let list = json(&body);
-        seen.extend(list["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()));
+        seen.extend(
+            list["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()),
+        );
         match list["metadata"]["continue"].as_str() {
             Some(c) if !c.is_empty() => cont = c.to_owned(),
             _ => break,
@@ -62,7 +64,10 @@ fn dry_run_and_field_validation_warnings() {
         &["-X", "POST", "-H", "Content-Type: application/json", "--data", body],
     );
     assert_eq!(code, 400);
-    assert_eq!(json(&out)["message"], r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus""#);
+    assert_eq!(
+        json(&out)["message"],
+        r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus""#
+    );
 }
 
 #[test]
@@ -70,7 +75,11 @@ fn bad_bodies_get_clear_errors() {
     let c = Cluster::start();
     let big = c.dir.path().join("big.json");
     let filler = "x".repeat(3 * 1024 * 1024 + 10);
-    std::fs::write(&big, format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{filler}"}}}}"#)).unwrap();
+    std::fs::write(
+        &big,
+        format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{filler}"}}}}"#),
+    )
+    .unwrap();
     let at = format!("@{}", big.display());
     let (code, out) = c.curl_admin(CM, &["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", &at]);
     assert_eq!(code, 413, "{out}");
@@ -127,4 +136,30 @@ fn http2_is_negotiated() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2");
+}
+
+#[test]
+fn audit_log_records_requests_without_secret_values() {
+    let c = Cluster::start_with(&["--audit-log-path", "{dir}/audit/audit.log"]);
+    c.ok(&["create", "secret", "generic", "audited", "--from-literal=password=hunter2-secret"]);
+    c.ok(&["get", "secret", "audited", "-o", "yaml"]);
+    let log = c.dir.path().join("audit/audit.log");
+    let text = support::eventually(10, || {
+        let t = std::fs::read_to_string(&log).ok()?;
+        t.lines().any(|l| l.contains(r#""verb":"get""#) && l.contains("audited")).then_some(t)
+    });
+    let events: Vec<Value> = text.lines().map(json).collect();
+    let create = events
+        .iter()
+        .find(|e| e["verb"] == "create" && e["objectRef"]["resource"] == "secrets")
+        .expect("the create is audited");
+    assert_eq!(create["apiVersion"], "audit.k8s.io/v1");
+    assert_eq!(create["kind"], "Event");
+    assert_eq!(create["user"]["username"], "admin");
+    assert_eq!(create["objectRef"]["namespace"], "default");
+    assert_eq!(create["responseStatus"]["code"], 201);
+    assert!(
+        !text.contains("hunter2-secret") && !text.contains("aHVudGVyMi1zZWNyZXQ"),
+        "a secret value reached the audit log"
+    );
 }

@@ -12,23 +12,30 @@ pub struct Cluster {
     child: Option<Child>,
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// Extra `krust server` flags, kept for restarts.
+    args: Vec<String>,
 }
 
 impl Cluster {
     /// Start a server and wait until it is ready.
     pub fn start() -> Cluster {
+        Self::start_with(&[])
+    }
+
+    /// Start a server with extra `krust server` flags (`{dir}` stands for the data dir).
+    pub fn start_with(args: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = Self::spawn_on(dir.path(), 0);
-        let mut c = Cluster { child: None, dir, port: port.0 };
-        c.child = Some(port.1);
-        c
+        let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
+        let (port, child) = Self::spawn_on(dir.path(), 0, &args);
+        Cluster { child: Some(child), dir, port, args }
     }
 
     /// Start (or restart) a server on `data_dir`; returns the port and the child.
-    fn spawn_on(data_dir: &Path, port: u16) -> (u16, Child) {
+    fn spawn_on(data_dir: &Path, port: u16, args: &[String]) -> (u16, Child) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_krust"))
             .args(["server", "--bind-address", "127.0.0.1", "--secure-port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -55,7 +62,7 @@ impl Cluster {
             c.kill().expect("SIGKILL the server");
             c.wait().expect("reap the server");
         }
-        let (port, child) = Self::spawn_on(self.dir.path(), self.port);
+        let (port, child) = Self::spawn_on(self.dir.path(), self.port, &self.args);
         assert_eq!(port, self.port);
         self.child = Some(child);
     }

@@ -36,6 +36,7 @@ mod rbac_table;
 mod replicaset;
 mod replicationcontroller;
 mod resourcequota;
+mod reviews;
 mod role;
 mod rolebinding;
 mod secret;
@@ -70,6 +71,12 @@ pub static ALL: &[ResourceDef] = &[
     replicaset::DEF,
     statefulset::DEF,
     events_v1::DEF,
+    reviews::SELF_SUBJECT_REVIEW,
+    reviews::TOKEN_REVIEW,
+    reviews::LOCAL_SUBJECT_ACCESS_REVIEW,
+    reviews::SELF_SUBJECT_ACCESS_REVIEW,
+    reviews::SELF_SUBJECT_RULES_REVIEW,
+    reviews::SUBJECT_ACCESS_REVIEW,
     horizontalpodautoscaler::DEF,
     cronjob::DEF,
     job::DEF,
