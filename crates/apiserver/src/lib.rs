@@ -39,6 +39,9 @@ pub struct Config {
     pub write_kubeconfig: Option<PathBuf>,
     /// Where to append the audit log (none: no audit log).
     pub audit_log_path: Option<PathBuf>,
+    /// An `EncryptionConfiguration` file; none: Secrets are encrypted with a key
+    /// generated into the data dir on first start.
+    pub encryption_provider_config: Option<PathBuf>,
 }
 
 /// A started API server.
@@ -68,9 +71,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(db_path.parent().expect("db path has a parent"))?;
     let sqlite = Arc::new(storage::sqlite::SqliteStore::open(&db_path).context("opening the state store")?);
     storage::sqlite::spawn_compactor(sqlite.clone(), Duration::from_secs(300), 1000);
+    let encryption = match &config.encryption_provider_config {
+        Some(path) => storage::encryption::EncryptionConfig::load(path),
+        None => storage::encryption::EncryptionConfig::load_or_create_default(&config.data_dir),
+    }
+    .context("loading the encryption provider configuration")?;
+    let encrypted = Arc::new(storage::encryption::EncryptingStore::new(sqlite, encryption));
     let metrics = Arc::new(metrics::Metrics::default());
     let store: Arc<dyn storage::Store> =
-        Arc::new(metrics::InstrumentedStore { inner: sqlite, metrics: metrics.clone() });
+        Arc::new(metrics::InstrumentedStore { inner: encrypted, metrics: metrics.clone() });
 
     let allocator = Arc::new(services::ServiceAllocator::new(range));
     let registry = registry::Registry::new(store).with_hooks("", "services", allocator.clone());

@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Run the control plane: the API server on its embedded store.
     Server(ServerArgs),
+    /// Run a proxy to the Kubernetes API server (kubectl proxy).
+    Proxy(apiproxy::ProxyFlags),
 }
 
 #[derive(clap::Args)]
@@ -37,6 +39,16 @@ struct ServerArgs {
     /// Also write the admin kubeconfig here.
     #[arg(long)]
     write_kubeconfig: Option<PathBuf>,
+    /// Components not to start, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = ["controllers"])]
+    disable: Vec<String>,
+    /// Append an audit log (audit.k8s.io/v1 Events, one JSON line per request) here.
+    #[arg(long)]
+    audit_log_path: Option<PathBuf>,
+    /// How to encrypt resources at rest (upstream's EncryptionConfiguration file)
+    /// [default: Secrets with AES-GCM under a key generated into the data dir].
+    #[arg(long)]
+    encryption_provider_config: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -56,16 +68,36 @@ async fn server(args: ServerArgs) -> Result<()> {
         secure_port: args.secure_port,
         service_cidr: args.service_cluster_ip_range,
         write_kubeconfig: args.write_kubeconfig,
+        audit_log_path: args.audit_log_path,
+        encryption_provider_config: args.encryption_provider_config,
     };
     let running = apiserver::start(&config).await?;
+    let stop_controllers =
+        if args.disable.iter().any(|c| c == "controllers") { None } else { Some(start_controllers(&running).await?) };
     tracing::info!(address = %running.address, "API server ready");
     let kubeconfig = config.write_kubeconfig.as_ref().unwrap_or(&running.kubeconfig);
     println!("Krust API server listening on https://{}", running.address);
     println!("Admin kubeconfig written to {}", kubeconfig.display());
     println!("export KUBECONFIG={}", kubeconfig.display());
     shutdown_signal().await;
+    if let Some(stop) = stop_controllers {
+        let _ = stop.send(());
+    }
     running.state.set_shutting_down();
     Ok(())
+}
+
+/// Run the controller manager in-process as the API client `system:kube-controller-manager`;
+/// it stops when the returned sender fires.
+async fn start_controllers(running: &apiserver::Running) -> Result<tokio::sync::oneshot::Sender<()>> {
+    let client = controllers::client(&running.pki, &format!("https://{}", running.state.server_address)).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        if let Err(error) = controllers::run(client, async { stopped.await.unwrap_or_default() }).await {
+            tracing::error!(%error, "the controller manager stopped");
+        }
+    });
+    Ok(stop)
 }
 
 async fn shutdown_signal() {
@@ -84,5 +116,6 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Server(args) => server(args).await,
+        Command::Proxy(flags) => Ok(apiproxy::run(flags).await?),
     }
 }
