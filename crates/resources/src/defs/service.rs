@@ -194,6 +194,12 @@ impl TypedStrategy for ServiceStrategy {
     fn prepare_for_update(&self, new: &mut Service, old: &Service) {
         let old_spec = old.spec.clone().unwrap_or_default();
         drop_type_dependent_fields(new.spec.get_or_insert_with(Default::default), &old_spec);
+        // Load-balancer de-provisioning is asynchronous, but upstream hides that: a
+        // Service that is no longer a LoadBalancer reports no ingress at once.
+        let is_load_balancer = new.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
+        if let Some(lb) = new.status.as_mut().and_then(|s| s.load_balancer.as_mut()).filter(|_| !is_load_balancer) {
+            *lb = Default::default();
+        }
     }
 
     fn validate(&self, svc: &Service) -> Vec<FieldError> {
@@ -268,6 +274,20 @@ mod tests {
         let fields = DEF.strategy.selectable_fields(&v);
         assert_eq!(fields, vec![("spec.clusterIP", "None".to_owned()), ("spec.type", "ClusterIP".to_owned())]);
         assert_eq!(DEF.strategy.field_selectors(), ["spec.clusterIP", "spec.type"]);
+    }
+
+    #[test]
+    fn leaving_load_balancer_clears_its_ingress() {
+        let old =
+            defaulted(json!({"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}}));
+        let mut new = old.clone();
+        new["spec"]["type"] = json!("ClusterIP");
+        DEF.strategy.prepare_for_update(&mut new, &old);
+        assert_eq!(new["status"], json!({"loadBalancer": {}}));
+        let mut same = old.clone();
+        DEF.strategy.prepare_for_update(&mut same, &old);
+        assert_eq!(same["status"], old["status"]);
     }
 
     #[test]
