@@ -42,9 +42,6 @@ struct ServerArgs {
     /// Components not to start, comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = ["controllers"])]
     disable: Vec<String>,
-    /// Components not to start, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = ["controllers"])]
-    disable: Vec<String>,
     /// Append an audit log (audit.k8s.io/v1 Events, one JSON line per request) here.
     #[arg(long)]
     audit_log_path: Option<PathBuf>,
@@ -77,8 +74,6 @@ async fn server(args: ServerArgs) -> Result<()> {
     let running = apiserver::start(&config).await?;
     let stop_controllers =
         if args.disable.iter().any(|c| c == "controllers") { None } else { Some(start_controllers(&running).await?) };
-    let stop_controllers =
-        if args.disable.iter().any(|c| c == "controllers") { None } else { Some(start_controllers(&running).await?) };
     tracing::info!(address = %running.address, "API server ready");
     let kubeconfig = config.write_kubeconfig.as_ref().unwrap_or(&running.kubeconfig);
     println!("Krust API server listening on https://{}", running.address);
@@ -88,24 +83,8 @@ async fn server(args: ServerArgs) -> Result<()> {
     if let Some(stop) = stop_controllers {
         let _ = stop.send(());
     }
-    if let Some(stop) = stop_controllers {
-        let _ = stop.send(());
-    }
     running.state.set_shutting_down();
     Ok(())
-}
-
-/// Run the controller manager in-process as the API client `system:kube-controller-manager`;
-/// it stops when the returned sender fires.
-async fn start_controllers(running: &apiserver::Running) -> Result<tokio::sync::oneshot::Sender<()>> {
-    let client = controllers::client(&running.pki, &format!("https://{}", running.state.server_address)).await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        if let Err(error) = controllers::run(client, async { stopped.await.unwrap_or_default() }).await {
-            tracing::error!(%error, "the controller manager stopped");
-        }
-    });
-    Ok(stop)
 }
 
 /// Run the controller manager in-process as the API client `system:kube-controller-manager`;
