@@ -147,6 +147,12 @@ impl TypedStrategy for CronJobStrategy {
 
     const GENERATION: bool = true;
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, cj: &mut CronJob) {
+        cj.status = Some(Default::default());
+    }
+
     /// `SetDefaults_CronJob`; the job template gets only its pod template's defaults.
     fn default(&self, cj: &mut CronJob) {
         let spec = cj.spec.get_or_insert_with(Default::default);

@@ -118,7 +118,9 @@ impl TypedStrategy for DaemonSetStrategy {
         pod_template_spec(&mut spec.template);
     }
 
+    /// The status starts at its zero value, as upstream's PrepareForCreate leaves it.
     fn prepare_for_create(&self, ds: &mut DaemonSet) {
+        ds.status = Some(Default::default());
         set_template_generation(ds, 1);
     }
 

@@ -111,6 +111,12 @@ impl TypedStrategy for DeploymentStrategyDef {
 
     const GENERATION: bool = true;
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, d: &mut Deployment) {
+        d.status = Some(Default::default());
+    }
+
     fn default(&self, d: &mut Deployment) {
         default_spec(d.spec.get_or_insert_with(Default::default));
     }

@@ -171,6 +171,12 @@ fn targets(hpa: &HorizontalPodAutoscaler) -> String {
 impl TypedStrategy for HorizontalPodAutoscalerStrategy {
     type Object = HorizontalPodAutoscaler;
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, hpa: &mut HorizontalPodAutoscaler) {
+        hpa.status = Some(Default::default());
+    }
+
     fn default(&self, hpa: &mut HorizontalPodAutoscaler) {
         default_spec(hpa.spec.get_or_insert_with(Default::default));
     }

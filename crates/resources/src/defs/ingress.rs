@@ -4,7 +4,7 @@ use crate::strategy::{Typed, TypedStrategy};
 use crate::table::{self, Cell, Column};
 use crate::validation::{meta, names, service::port_name_errors};
 use crate::{ALL_VERBS, FieldError, FieldPath, ResourceDef, Subresource};
-use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressSpec};
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressSpec, IngressStatus};
 use std::net::IpAddr;
 
 pub const DEF: ResourceDef = ResourceDef {
@@ -145,6 +145,12 @@ fn address(ing: &Ingress) -> String {
 impl TypedStrategy for IngressStrategy {
     type Object = Ingress;
     const GENERATION: bool = true;
+
+    /// Upstream's PrepareForCreate resets the status; Go writes its load-balancer part out
+    /// as `status: {loadBalancer: {}}`.
+    fn prepare_for_create(&self, ing: &mut Ingress) {
+        ing.status = Some(IngressStatus { load_balancer: Some(Default::default()) });
+    }
 
     fn validate(&self, ing: &Ingress) -> Vec<FieldError> {
         let mut errs = meta::validate_object_meta(&ing.metadata, true, names::dns1123_subdomain);

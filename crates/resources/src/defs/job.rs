@@ -218,7 +218,9 @@ impl TypedStrategy for JobStrategy {
 
     /// Unless the client manages the selector, generate it from the job's uid (the
     /// store assigns the uid first).
+    /// The status starts at its zero value (`status: {}`), as upstream's PrepareForCreate leaves it.
     fn prepare_for_create(&self, job: &mut Job) {
+        job.status = Some(Default::default());
         if job.spec.as_ref().and_then(|s| s.manual_selector) != Some(true) {
             generate_selector(job);
         }

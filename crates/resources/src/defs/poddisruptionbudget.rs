@@ -74,6 +74,12 @@ impl TypedStrategy for PodDisruptionBudgetStrategy {
     type Object = PodDisruptionBudget;
     const GENERATION: bool = true;
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, pdb: &mut PodDisruptionBudget) {
+        pdb.status = Some(Default::default());
+    }
+
     fn validate(&self, pdb: &PodDisruptionBudget) -> Vec<FieldError> {
         let mut errs = meta::validate_object_meta(&pdb.metadata, true, names::dns1123_subdomain);
         errs.extend(validate_spec(pdb));
@@ -117,6 +123,17 @@ impl TypedStrategy for PodDisruptionBudgetStrategy {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn created_with_zero_status_counters() {
+        let mut v =
+            DEF.strategy.decode(json!({"metadata": {"name": "web"}, "spec": {"minAvailable": 1}})).unwrap().object;
+        DEF.strategy.prepare_for_create(&mut v);
+        assert_eq!(
+            v["status"],
+            json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0})
+        );
+    }
 
     #[test]
     fn min_xor_max() {

@@ -49,6 +49,12 @@ impl TypedStrategy for ReplicaSetStrategy {
     const GENERATION: bool = true;
     const FIELD_SELECTORS: &'static [&'static str] = &["status.replicas"];
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, rs: &mut ReplicaSet) {
+        rs.status = Some(Default::default());
+    }
+
     fn default(&self, rs: &mut ReplicaSet) {
         let spec = rs.spec.get_or_insert_with(Default::default);
         spec.replicas.get_or_insert(1);

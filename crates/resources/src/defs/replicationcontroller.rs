@@ -66,6 +66,12 @@ impl TypedStrategy for ReplicationControllerStrategy {
     const GENERATION: bool = true;
     const FIELD_SELECTORS: &'static [&'static str] = &["status.replicas"];
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, rc: &mut ReplicationController) {
+        rc.status = Some(Default::default());
+    }
+
     /// `SetDefaults_ReplicationController`: selector and labels from the template's
     /// labels when unset, one replica.
     fn default(&self, rc: &mut ReplicationController) {

@@ -69,6 +69,12 @@ fn usage(quota: &ResourceQuota) -> (String, String) {
 impl TypedStrategy for ResourceQuotaStrategy {
     type Object = ResourceQuota;
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, quota: &mut ResourceQuota) {
+        quota.status = Some(Default::default());
+    }
+
     fn validate(&self, quota: &ResourceQuota) -> Vec<FieldError> {
         let mut errs = meta::validate_object_meta(&quota.metadata, true, names::dns1123_subdomain);
         errs.extend(validate_spec(quota));

@@ -5,7 +5,7 @@ use crate::strategy::{Typed, TypedStrategy};
 use crate::table::{self, Cell, Column};
 use crate::validation::service as validate;
 use crate::{FieldError, ResourceDef, Subresource};
-use k8s_openapi::api::core::v1::{ClientIPConfig, Service, ServiceSpec, SessionAffinityConfig};
+use k8s_openapi::api::core::v1::{ClientIPConfig, Service, ServiceSpec, ServiceStatus, SessionAffinityConfig};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub const DEF: ResourceDef = ResourceDef {
@@ -182,6 +182,12 @@ impl TypedStrategy for ServiceStrategy {
     type Object = Service;
     const FIELD_SELECTORS: &'static [&'static str] = &["spec.clusterIP", "spec.type"];
 
+    /// Upstream's PrepareForCreate resets the status; Go writes its load-balancer part out
+    /// as `status: {loadBalancer: {}}`.
+    fn prepare_for_create(&self, svc: &mut Service) {
+        svc.status = Some(ServiceStatus { load_balancer: Some(Default::default()), ..Default::default() });
+    }
+
     fn default(&self, svc: &mut Service) {
         default_spec(svc.spec.get_or_insert_with(Default::default));
     }
@@ -274,6 +280,13 @@ mod tests {
         let fields = DEF.strategy.selectable_fields(&v);
         assert_eq!(fields, vec![("spec.clusterIP", "None".to_owned()), ("spec.type", "ClusterIP".to_owned())]);
         assert_eq!(DEF.strategy.field_selectors(), ["spec.clusterIP", "spec.type"]);
+    }
+
+    #[test]
+    fn created_with_an_empty_load_balancer_status() {
+        let mut svc = defaulted(json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}));
+        DEF.strategy.prepare_for_create(&mut svc);
+        assert_eq!(svc["status"], json!({"loadBalancer": {}}));
     }
 
     #[test]

@@ -131,6 +131,12 @@ impl TypedStrategy for StatefulSetStrategy {
 
     const GENERATION: bool = true;
 
+    /// Upstream's PrepareForCreate resets the status to its zero value, which Go writes
+    /// out (`status: {}`, or the counters that have no `omitempty`).
+    fn prepare_for_create(&self, sts: &mut StatefulSet) {
+        sts.status = Some(Default::default());
+    }
+
     fn default(&self, sts: &mut StatefulSet) {
         default_spec(sts.spec.get_or_insert_with(Default::default));
     }
