@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn events_carry_who_what_and_outcome_but_no_body() {
-        let user = User::from_certificate("admin".into(), vec!["system:masters".into()]);
+        let user = crate::auth::from_certificate("admin".into(), vec!["system:masters".into()]);
         let info = RequestInfo::parse(&Method::POST, "/api/v1/namespaces/default/secrets", false);
         let ev = event(&Record {
             user: &user,

@@ -10,7 +10,8 @@ use std::net::IpAddr;
 /// Namespaces every cluster has.
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-async fn ensure(
+/// Create `obj` unless an object of its name exists.
+pub(crate) async fn ensure(
     registry: &Registry,
     group: &str,
     version: &str,
@@ -28,7 +29,11 @@ async fn ensure(
         Err(ApiError::NotFound { .. }) => {}
         Err(e) => return Err(e),
     }
-    let opts = WriteOptions { field_manager: "kube-apiserver".to_owned(), ..Default::default() };
+    let opts = WriteOptions {
+        user: crate::auth::system_user(),
+        field_manager: "kube-apiserver".to_owned(),
+        ..Default::default()
+    };
     match registry.create(def, namespace, obj, &opts).await {
         Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
         Err(e) => Err(e),

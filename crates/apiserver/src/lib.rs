@@ -8,6 +8,7 @@
 //!
 //! Start with [`Config`] and [`run`].
 
+pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
@@ -42,6 +43,8 @@ pub struct Config {
     /// An `EncryptionConfiguration` file; none: Secrets are encrypted with a key
     /// generated into the data dir on first start.
     pub encryption_provider_config: Option<PathBuf>,
+    /// Static bearer tokens (kube-apiserver's `--token-auth-file` CSV).
+    pub token_auth_file: Option<PathBuf>,
 }
 
 /// A started API server.
@@ -82,7 +85,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(metrics::InstrumentedStore { inner: encrypted, metrics: metrics.clone() });
 
     let allocator = Arc::new(services::ServiceAllocator::new(range));
-    let registry = registry::Registry::new(store).with_hooks("", "services", allocator.clone());
+    let registry = registry::Registry::new(store)
+        .with_hooks("", "services", allocator.clone())
+        .with_admission(Arc::new(admission::Chain::default_plugins()));
     if let Some(def) = resources::find("", "v1", "services") {
         let existing = registry.list(def, "", &registry::ListOptions::default()).await?;
         allocator.restore(&existing.items);
@@ -94,7 +99,21 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
     let client_ip = client_address(config.bind_address);
     let server_url = format!("https://{}", SocketAddr::new(client_ip, address.port()));
-    let mut state = server::ApiServer::new(registry, metrics, SocketAddr::new(client_ip, address.port()).to_string());
+    let signing_key =
+        authn::serviceaccount::SigningKey::load_or_create(pki.dir()).context("loading the service account key")?;
+    let issuer = authn::serviceaccount::Issuer::new(authn::serviceaccount::DEFAULT_ISSUER, signing_key);
+    let token_file = match &config.token_auth_file {
+        Some(path) => Some(authn::TokenFile::load(path).with_context(|| format!("reading {}", path.display()))?),
+        None => None,
+    };
+    let authenticator = auth::authenticate::Authenticator { token_file, service_accounts: issuer.validator() };
+    let mut state = server::ApiServer::new(
+        registry,
+        authenticator,
+        issuer,
+        metrics,
+        SocketAddr::new(client_ip, address.port()).to_string(),
+    );
     if let Some(path) = &config.audit_log_path {
         state.audit =
             Some(audit::AuditLog::open(path).with_context(|| format!("opening audit log {}", path.display()))?);
@@ -110,6 +129,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let tls = Arc::new(pki.server_tls_config()?);
     tokio::spawn(server::serve(listener, tls, state.clone()));
     bootstrap::run(&state.registry, client_ip, address.port(), service_ip).await?;
+    auth::policy::PolicyStore::bootstrap(&state.registry).await?;
+    state.policy.reload(&state.registry).await?;
+    state.policy.spawn_sync(state.registry.clone());
     state.set_bootstrapped();
     Ok(Running { address, kubeconfig, state, pki })
 }

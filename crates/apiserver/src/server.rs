@@ -1,6 +1,7 @@
 //! The server: shared state, the route table every request goes through (authenticate,
 //! authorize, dispatch, measure), and HTTPS serving with HTTP/2 and HTTP/1.1 on one port.
 
+use crate::auth::impersonate::impersonate;
 use crate::auth::{self, User};
 use crate::handlers::{discovery, health, query::Query, resource};
 use crate::metrics::Metrics;
@@ -22,7 +23,11 @@ use tokio_rustls::TlsAcceptor;
 
 /// State shared by every request.
 pub struct ApiServer {
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
+    pub authenticator: crate::auth::authenticate::Authenticator,
+    pub policy: Arc<crate::auth::policy::PolicyStore>,
+    /// Mints service account tokens (TokenRequest).
+    pub issuer: authn::serviceaccount::Issuer,
     pub metrics: Arc<Metrics>,
     pub openapi: openapi::OpenApi,
     /// `host:port` clients should use, for `/api`'s serverAddressByClientCIDRs.
@@ -34,9 +39,18 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    pub fn new(registry: Registry, metrics: Arc<Metrics>, server_address: String) -> Self {
+    pub fn new(
+        registry: Registry,
+        authenticator: crate::auth::authenticate::Authenticator,
+        issuer: authn::serviceaccount::Issuer,
+        metrics: Arc<Metrics>,
+        server_address: String,
+    ) -> Self {
         ApiServer {
-            registry,
+            registry: Arc::new(registry),
+            authenticator,
+            issuer,
+            policy: Arc::default(),
             metrics,
             openapi: openapi::OpenApi::new(&health::git_version()),
             server_address,
@@ -63,20 +77,34 @@ impl ApiServer {
     }
 }
 
-/// Handle one request from `user`, connected from `peer`.
-pub async fn dispatch(state: Arc<ApiServer>, user: User, peer: Option<SocketAddr>, req: Request<Body>) -> Response {
+/// Handle one request on a connection from `peer`, whose verified client certificate
+/// named `cert_user`.
+pub async fn dispatch(
+    state: Arc<ApiServer>,
+    cert_user: Option<User>,
+    peer: Option<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
     let start = Instant::now();
     let received = jiff::Timestamp::now();
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query());
     let path = parts.uri.path().to_owned();
     let info = RequestInfo::parse(&parts.method, &path, query.flag("watch"));
-    let response = match auth::authorize(&user, &info) {
-        Err(e) => e.into_response(),
-        Ok(()) => match route(&state, &info, &parts, &query, body).await {
-            Ok(r) => r,
-            Err(e) => e.into_response(),
-        },
+    let policy = state.policy.current();
+    let authenticated = state.authenticator.authenticate(&state.registry, cert_user.as_ref(), &parts.headers).await;
+    let user = authenticated
+        .and_then(|u| impersonate(&policy, &u, &parts.headers))
+        .and_then(|u| auth::authorize(&policy, &u, &info).map(|()| u));
+    let (user, response) = match user {
+        Err(e) => (cert_user.unwrap_or_else(auth::anonymous), e.into_response()),
+        Ok(user) => {
+            let response = match route(&state, &user, &info, &parts, &query, body).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            };
+            (user, response)
+        }
     };
     let resource = if info.is_resource { info.resource.as_str() } else { "" };
     // A watch is measured to its first byte; its lifetime shows in the watcher gauge.
@@ -98,6 +126,7 @@ pub async fn dispatch(state: Arc<ApiServer>, user: User, peer: Option<SocketAddr
 
 async fn route(
     state: &ApiServer,
+    user: &User,
     info: &RequestInfo,
     parts: &axum::http::request::Parts,
     query: &Query,
@@ -107,6 +136,7 @@ async fn route(
     if info.is_resource {
         let body = read_body(body).await?;
         let call = resource::Call {
+            user,
             info,
             headers: &parts.headers,
             query,
@@ -217,11 +247,10 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state:
     }
 }
 
-/// The user a verified client certificate names, or anonymous.
-fn peer_user(conn: &rustls::ServerConnection) -> User {
+/// The user a verified client certificate names, if any.
+fn peer_user(conn: &rustls::ServerConnection) -> Option<User> {
     conn.peer_certificates()
         .and_then(|chain| chain.first())
         .and_then(|cert| pki::client_identity(cert.as_ref()).ok())
-        .map(|id| User::from_certificate(id.user, id.groups))
-        .unwrap_or_else(User::anonymous)
+        .map(|id| auth::from_certificate(id.user, id.groups))
 }

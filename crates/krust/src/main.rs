@@ -49,6 +49,9 @@ struct ServerArgs {
     /// [default: Secrets with AES-GCM under a key generated into the data dir].
     #[arg(long)]
     encryption_provider_config: Option<PathBuf>,
+    /// Static bearer tokens, one `token,user,uid,"group1,group2"` line each.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -70,6 +73,7 @@ async fn server(args: ServerArgs) -> Result<()> {
         write_kubeconfig: args.write_kubeconfig,
         audit_log_path: args.audit_log_path,
         encryption_provider_config: args.encryption_provider_config,
+        token_auth_file: args.token_auth_file,
     };
     let running = apiserver::start(&config).await?;
     let stop_controllers =
@@ -91,9 +95,10 @@ async fn server(args: ServerArgs) -> Result<()> {
 /// it stops when the returned sender fires.
 async fn start_controllers(running: &apiserver::Running) -> Result<tokio::sync::oneshot::Sender<()>> {
     let client = controllers::client(&running.pki, &format!("https://{}", running.state.server_address)).await?;
+    let context = controllers::Context::new(client, &running.pki);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        if let Err(error) = controllers::run(client, async { stopped.await.unwrap_or_default() }).await {
+        if let Err(error) = controllers::run(context, async { stopped.await.unwrap_or_default() }).await {
             tracing::error!(%error, "the controller manager stopped");
         }
     });

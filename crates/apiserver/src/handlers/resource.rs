@@ -22,6 +22,7 @@ use std::time::Duration;
 
 /// Everything a resource handler needs from the request.
 pub struct Call<'a> {
+    pub user: &'a crate::auth::User,
     pub info: &'a RequestInfo,
     pub headers: &'a HeaderMap,
     pub query: &'a Query,
@@ -47,6 +48,7 @@ impl Call<'_> {
             return Err(ApiError::BadRequest("fieldManager: Too long: must have at most 128 bytes".to_owned()));
         }
         Ok(WriteOptions {
+            user: self.user.clone(),
             dry_run: self.query.dry_run()?,
             field_manager: manager.to_owned(),
             field_validation: FieldValidation::parse(self.query.get("fieldValidation"))?,
@@ -207,7 +209,7 @@ async fn delete(
     render: Render,
 ) -> ApiResult<Response> {
     let opts = delete_options(call)?;
-    let write = WriteOptions { dry_run: call.query.dry_run()?, ..Default::default() };
+    let write = WriteOptions { user: call.user.clone(), dry_run: call.query.dry_run()?, ..Default::default() };
     let (code, obj) = match state.registry.delete(def, ns, &call.info.name, &opts, &write).await? {
         Deleted::Gone(obj) => (StatusCode::OK, obj),
         Deleted::Pending(obj) => (StatusCode::OK, obj),
@@ -224,7 +226,7 @@ async fn delete_collection(
 ) -> ApiResult<Response> {
     let (label_selector, field_selector) = selectors(def, call.query)?;
     let opts = delete_options(call)?;
-    let write = WriteOptions { dry_run: call.query.dry_run()?, ..Default::default() };
+    let write = WriteOptions { user: call.user.clone(), dry_run: call.query.dry_run()?, ..Default::default() };
     let listed =
         state.registry.list(def, ns, &ListOptions { label_selector, field_selector, ..Default::default() }).await?;
     let mut deleted = Vec::new();

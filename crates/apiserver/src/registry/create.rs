@@ -26,25 +26,17 @@ impl Registry {
         if def.strategy.tracks_generation() {
             object::set_meta(&mut obj, "generation", Some(1.into()));
         }
-        if def.namespaced {
-            match self.namespace_state(namespace).await? {
-                None => {
-                    let ns_def = resources::find("", "v1", "namespaces").expect("namespaces are served");
-                    return Err(super::not_found(ns_def, namespace));
-                }
-                Some(true) => {
-                    return Err(ApiError::Forbidden {
-                        message: format!(
-                            "{} \"{}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
-                            def.group_resource(),
-                            object::name(&obj)
-                        ),
-                        subject: subject(def, object::name(&obj)),
-                    });
-                }
-                Some(false) => {}
-            }
-        }
+        let name = object::name(&obj).to_owned();
+        let attrs = super::admission::Attributes {
+            operation: super::admission::Operation::Create,
+            def,
+            namespace,
+            name: &name,
+            subresource: super::Subresource::Main,
+            user: &opts.user,
+            dry_run: opts.dry_run,
+        };
+        self.admit(&attrs, &mut obj, None).await?;
         let hooks = self.hooks_for(def);
         if let Some(h) = hooks
             && let Err(e) = h.before_create(&mut obj).await

@@ -70,6 +70,16 @@ impl Registry {
         for _ in 0..16 {
             let (current, rev) = self.get_kv(def, namespace, name).await?;
             check_preconditions(def, name, &current, rev, opts)?;
+            let attrs = super::admission::Attributes {
+                operation: super::admission::Operation::Delete,
+                def,
+                namespace,
+                name,
+                subresource: super::Subresource::Main,
+                user: &write.user,
+                dry_run: write.dry_run,
+            };
+            self.admit(&attrs, &mut current.clone(), Some(&current)).await?;
             let mut marked = current.clone();
             let wait = mark_for_deletion(def, &mut marked, opts);
             if write.dry_run {

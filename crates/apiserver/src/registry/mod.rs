@@ -6,6 +6,7 @@
 //! strategy; behaviour that needs server state (Service IP and port allocation) comes
 //! from [`hooks::RestHooks`], looked up by resource.
 
+pub mod admission;
 mod create;
 mod delete;
 pub mod hooks;
@@ -52,6 +53,8 @@ impl FieldValidation {
 /// Options every write takes.
 #[derive(Clone, Debug, Default)]
 pub struct WriteOptions {
+    /// Who writes: admission plugins decide by it. Internal writes use [`crate::auth::system_user`].
+    pub user: crate::auth::User,
     pub dry_run: bool,
     pub field_manager: String,
     pub field_validation: FieldValidation,
@@ -70,11 +73,26 @@ pub struct Written {
 pub struct Registry {
     store: Arc<dyn Store>,
     hooks: HashMap<(&'static str, &'static str), Arc<dyn hooks::RestHooks>>,
+    admission: Option<Arc<dyn admission::Admission>>,
 }
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Registry { store, hooks: HashMap::new() }
+        Registry { store, hooks: HashMap::new(), admission: None }
+    }
+
+    /// Run every write through `chain` (see [`admission`]).
+    pub fn with_admission(mut self, chain: Arc<dyn admission::Admission>) -> Self {
+        self.admission = Some(chain);
+        self
+    }
+
+    /// Pass a write through the admission chain, if there is one.
+    async fn admit(&self, attrs: &admission::Attributes<'_>, obj: &mut Value, old: Option<&Value>) -> ApiResult<()> {
+        match &self.admission {
+            Some(chain) => chain.admit(self, attrs, obj, old).await,
+            None => Ok(()),
+        }
     }
 
     /// Attach state-ful behaviour to one resource (by group and plural).

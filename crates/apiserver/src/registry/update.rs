@@ -122,6 +122,16 @@ impl Registry {
         if new == old {
             return Ok(false);
         }
+        let attrs = super::admission::Attributes {
+            operation: super::admission::Operation::Update,
+            def,
+            namespace,
+            name,
+            subresource: sub,
+            user: &opts.user,
+            dry_run: opts.dry_run,
+        };
+        self.admit(&attrs, new, Some(old)).await?;
         // A binding changes only what the scheduler may change, checked by its handler.
         let errs = if sub == Subresource::Binding { Vec::new() } else { def.strategy.validate_update(new, old) };
         if !errs.is_empty() {
