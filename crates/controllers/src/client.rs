@@ -5,6 +5,8 @@ use crate::Error;
 
 /// The user the API server knows the controller manager as.
 pub const USER: &str = "system:kube-controller-manager";
+/// The field manager of the controllers' writes, as upstream's user agent makes it.
+pub const FIELD_MANAGER: &str = "kube-controller-manager";
 
 /// A client for the API server at `server_url` (`https://host:port`), authenticated as
 /// [`USER`] with a certificate freshly issued by `pki`'s CA, trusting that CA.

@@ -5,21 +5,31 @@
 //! cache → de-duplicating, rate-limited [`queue::WorkQueue`] → workers):
 //! - [`garbagecollector`]: ownerReferences, the `orphan` and `foregroundDeletion`
 //!   finalizers, and deleting objects whose owners are gone;
-//! - [`namespace`]: empties a deleted namespace and removes its `kubernetes` finalizer.
+//! - [`namespace`]: empties a deleted namespace and removes its `kubernetes` finalizer;
+//! - [`serviceaccount`]: every active namespace has a `default` ServiceAccount;
+//! - [`root_ca_publisher`]: every namespace has the `kube-root-ca.crt` ConfigMap;
+//! - [`serviceaccount_token`]: legacy token Secrets get their token, CA and namespace;
+//! - [`clusterrole_aggregation`]: ClusterRoles with an `aggregationRule` hold the rules of
+//!   the roles they select.
 //!
-//! Start with [`client`] and [`run`].
+//! Start with [`client`], [`Context`] and [`run`].
 
+pub mod clusterrole_aggregation;
 pub mod discovery;
 pub mod garbagecollector;
 pub mod namespace;
 pub mod queue;
+pub mod root_ca_publisher;
 pub mod runner;
+pub mod serviceaccount;
+pub mod serviceaccount_token;
 
 mod client;
 
-pub use client::{USER, client};
+pub use client::{FIELD_MANAGER, USER, client};
 
 use std::future::Future;
+use std::path::PathBuf;
 
 /// Why a controller could not finish a step.
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +44,43 @@ pub enum Error {
     UnknownKind { api_version: String, kind: String },
     #[error("{0}")]
     Content(String),
+    #[error("loading the service account signing key: {0}")]
+    SigningKey(#[from] authn::serviceaccount::KeyError),
+    #[error(transparent)]
+    Mint(#[from] authn::serviceaccount::MintError),
+}
+
+/// What the controllers need besides the API: the cluster's CA and where its keys are.
+#[derive(Clone)]
+pub struct Context {
+    pub client: kube::Client,
+    /// The cluster CA certificate (PEM), published to namespaces and token Secrets.
+    pub root_ca_pem: String,
+    /// The PKI directory, where the API server's service account signing key is.
+    pub pki_dir: PathBuf,
+}
+
+impl Context {
+    /// The context of a controller manager using `client` in the cluster of `pki`.
+    pub fn new(client: kube::Client, pki: &pki::Pki) -> Context {
+        Context { client, root_ca_pem: pki.ca_pem().to_owned(), pki_dir: pki.dir().to_path_buf() }
+    }
 }
 
 /// Run every controller until `shutdown` resolves (or one of them fails to start).
-pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-    let controllers =
-        async { tokio::try_join!(garbagecollector::run(client.clone()), namespace::run(client.clone())).map(|_| ()) };
+pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let client = &context.client;
+    let controllers = async {
+        tokio::try_join!(
+            garbagecollector::run(client.clone()),
+            namespace::run(client.clone()),
+            serviceaccount::run(client.clone()),
+            root_ca_publisher::run(client.clone(), context.root_ca_pem.clone()),
+            serviceaccount_token::run(client.clone(), &context.root_ca_pem, &context.pki_dir),
+            clusterrole_aggregation::run(client.clone()),
+        )
+        .map(|_| ())
+    };
     tokio::select! {
         result = controllers => result,
         () = shutdown => Ok(()),

@@ -51,6 +51,20 @@ pub async fn run_workers<R: Reconciler>(reconciler: Arc<R>, queue: WorkQueue<R::
     futures::future::join_all((0..workers.max(1)).map(|_| worker(reconciler.clone(), queue.clone()))).await;
 }
 
+/// [`run_workers`] once `synced` reports that every cache the reconciler reads has listed
+/// (upstream's `WaitForCacheSync`): before that a cache misses objects that exist, and a
+/// reconcile would act on that. Returns at once when `synced` reports `false`.
+pub async fn run_workers_when_synced<R: Reconciler>(
+    reconciler: Arc<R>,
+    queue: WorkQueue<R::Key>,
+    workers: usize,
+    synced: impl Future<Output = bool>,
+) {
+    if synced.await {
+        run_workers(reconciler, queue, workers).await;
+    }
+}
+
 async fn worker<R: Reconciler>(reconciler: Arc<R>, queue: WorkQueue<R::Key>) {
     while let Some(key) = queue.get().await {
         match reconciler.reconcile(&key).await {
@@ -80,7 +94,22 @@ where
     K::DynamicType: Clone + Default + Eq + Hash,
     Q: Clone + Eq + Hash + Send + 'static,
 {
-    let events = reflector(cache, watcher(api, watcher::Config::default()).default_backoff());
+    watch_selected_into_queue(api, watcher::Config::default(), cache, queue, key_of).await;
+}
+
+/// [`watch_into_queue`] for only the objects `config`'s label and field selectors pick.
+pub async fn watch_selected_into_queue<K, Q>(
+    api: Api<K>,
+    config: watcher::Config,
+    cache: Writer<K>,
+    queue: WorkQueue<Q>,
+    key_of: impl Fn(&K) -> Q,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Clone + Default + Eq + Hash,
+    Q: Clone + Eq + Hash + Send + 'static,
+{
+    let events = reflector(cache, watcher(api, config).default_backoff());
     let mut events = std::pin::pin!(events);
     while let Some(event) = events.next().await {
         match event {
