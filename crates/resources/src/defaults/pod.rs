@@ -81,6 +81,8 @@ pub fn container(c: &mut Container) {
     }
     default_str(&mut c.termination_message_path, "/dev/termination-log");
     default_str(&mut c.termination_message_policy, "File");
+    // A value (not pointer) struct in Go, so upstream always writes it, as `resources: {}`.
+    c.resources.get_or_insert_with(Default::default);
     for port in c.ports.iter_mut().flatten() {
         default_str(&mut port.protocol, "TCP");
     }
@@ -248,5 +250,16 @@ mod tests {
         assert_eq!(got["spec"]["containers"][0]["resources"].get("requests"), None);
         assert_eq!(got["spec"]["restartPolicy"], "Always");
         assert_eq!(got["spec"]["securityContext"], json!({}));
+    }
+
+    #[test]
+    fn containers_always_carry_resources() {
+        let mut spec: PodSpec = serde_json::from_value(json!({"containers": [{"name": "c", "image": "nginx"}],
+            "initContainers": [{"name": "i", "image": "busybox"}]}))
+        .unwrap();
+        pod_spec(&mut spec);
+        let got = serde_json::to_value(&spec).unwrap();
+        assert_eq!(got["containers"][0]["resources"], json!({}));
+        assert_eq!(got["initContainers"][0]["resources"], json!({}));
     }
 }
