@@ -7,4 +7,6 @@ pub mod output;
 mod patch;
 pub mod query;
 pub mod resource;
+mod review;
 mod scale;
+mod token;

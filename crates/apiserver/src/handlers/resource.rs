@@ -79,12 +79,16 @@ pub async fn handle(state: &ApiServer, call: Call<'_>) -> ApiResult<Response> {
         });
     }
     let ns = if def.namespaced { info.namespace.as_str() } else { "" };
+    if super::review::is_review(def) {
+        return super::review::handle(state, def, ns, &call).await;
+    }
     let sub = match info.subresource.as_str() {
         "" => Subresource::Main,
         "status" if def.has(resources::Subresource::Status) => Subresource::Status,
         "finalize" if def.has(resources::Subresource::Finalize) && info.verb == "update" => Subresource::Finalize,
         "scale" if def.has(resources::Subresource::Scale) => return super::scale::handle(state, def, ns, &call).await,
         "binding" if def.has(resources::Subresource::Binding) => return bind(state, def, ns, &call).await,
+        "token" if def.has(resources::Subresource::Token) => return super::token::handle(state, def, ns, &call).await,
         _ => {
             return Err(ApiError::NotFound {
                 message: "the server could not find the requested resource".to_owned(),
