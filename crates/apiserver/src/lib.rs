@@ -85,9 +85,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(metrics::InstrumentedStore { inner: encrypted, metrics: metrics.clone() });
 
     let allocator = Arc::new(services::ServiceAllocator::new(range));
+    let policy = Arc::new(auth::policy::PolicyStore::default());
     let registry = registry::Registry::new(store)
         .with_hooks("", "services", allocator.clone())
-        .with_admission(Arc::new(admission::Chain::default_plugins()));
+        .with_admission(Arc::new(admission::Chain::default_plugins(policy.clone())));
     if let Some(def) = resources::find("", "v1", "services") {
         let existing = registry.list(def, "", &registry::ListOptions::default()).await?;
         allocator.restore(&existing.items);
@@ -110,6 +111,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let mut state = server::ApiServer::new(
         registry,
         authenticator,
+        policy,
         issuer,
         metrics,
         SocketAddr::new(client_ip, address.port()).to_string(),

@@ -42,6 +42,7 @@ impl ApiServer {
     pub fn new(
         registry: Registry,
         authenticator: crate::auth::authenticate::Authenticator,
+        policy: Arc<crate::auth::policy::PolicyStore>,
         issuer: authn::serviceaccount::Issuer,
         metrics: Arc<Metrics>,
         server_address: String,
@@ -50,7 +51,7 @@ impl ApiServer {
             registry: Arc::new(registry),
             authenticator,
             issuer,
-            policy: Arc::default(),
+            policy,
             metrics,
             openapi: openapi::OpenApi::new(&health::git_version()),
             server_address,

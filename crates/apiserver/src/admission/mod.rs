@@ -1,22 +1,27 @@
 //! Admission plugins, in upstream's order. [`Chain`] runs them all; each plugin is a file.
 
 mod namespace_lifecycle;
+mod rbac_escalation;
 
+use crate::auth::policy::PolicyStore;
 use crate::registry::Registry;
 use crate::registry::admission::{Admission, Attributes};
 use crate::status::ApiResult;
 use async_trait::async_trait;
 use serde_json::Value;
+use std::sync::Arc;
 
 pub use namespace_lifecycle::NamespaceLifecycle;
+pub use rbac_escalation::RbacEscalation;
 
 /// Every plugin, run in order; the first refusal wins.
 pub struct Chain(Vec<Box<dyn Admission>>);
 
 impl Chain {
-    /// Upstream's default order of the plugins Krust implements.
-    pub fn default_plugins() -> Chain {
-        Chain(vec![Box::new(NamespaceLifecycle)])
+    /// Upstream's default order of the plugins Krust implements. RBAC escalation
+    /// checks need the live policy.
+    pub fn default_plugins(policy: Arc<PolicyStore>) -> Chain {
+        Chain(vec![Box::new(NamespaceLifecycle), Box::new(RbacEscalation { policy })])
     }
 }
 
