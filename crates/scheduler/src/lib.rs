@@ -1,0 +1,60 @@
+//! The Krust scheduler (upstream's `default-scheduler`): an API client of the Krust API
+//! server, identified as `system:kube-scheduler`, that assigns pending pods to nodes.
+//!
+//! - [`framework`]: what plugins see ([`framework::NodeInfo`], [`framework::Snapshot`]) and
+//!   their traits ([`framework::FilterPlugin`], [`framework::ScorePlugin`]);
+//! - [`plugins`]: the default profile, one plugin per file;
+//! - [`cycle`]: filter, score, pick — or upstream's `0/N nodes are available` explanation;
+//! - [`queue`]: active pods, per-pod backoff, and the unschedulable set retried when the
+//!   cluster changes;
+//! - [`scheduler`]: the caches, the loop, binding through `pods/binding`;
+//! - [`report`]: the `PodScheduled=False` condition and the scheduling Events.
+//!
+//! Start with [`client`] and [`run`].
+
+pub mod cycle;
+pub mod framework;
+pub mod labels;
+pub mod plugins;
+pub mod quantity;
+pub mod queue;
+pub mod report;
+pub mod scheduler;
+
+use std::future::Future;
+
+/// The user the API server knows the scheduler as.
+pub const USER: &str = "system:kube-scheduler";
+/// The `spec.schedulerName` this scheduler serves, and its name on Events.
+pub const SCHEDULER_NAME: &str = "default-scheduler";
+/// The component named in Events.
+pub const COMPONENT: &str = "default-scheduler";
+
+/// Why the scheduler could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    #[error("building the scheduler's client: {0}")]
+    Identity(#[from] pki::Error),
+    #[error("building the scheduler's client: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+}
+
+/// A client for the API server at `server_url` (`https://host:port`), authenticated as
+/// [`USER`] with a certificate freshly issued by `pki`'s CA, trusting that CA.
+pub async fn client(pki: &pki::Pki, server_url: &str) -> Result<kube::Client, Error> {
+    let (cert_pem, key_pem) = pki.issue_client_cert(USER, &[])?;
+    let yaml = pki::kubeconfig::Kubeconfig::new(server_url, pki.ca_pem(), &cert_pem, &key_pem, USER).to_yaml()?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Schedule pods until `shutdown` resolves.
+pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    tokio::select! {
+        result = scheduler::Scheduler::run(client) => result,
+        () = shutdown => Ok(()),
+    }
+}

@@ -1,0 +1,115 @@
+//! What the scheduler writes besides the binding: the `PodScheduled=False` condition of a
+//! pod no node fits, and the Events (`Scheduled`, `FailedScheduling`) kubectl shows.
+
+use crate::{COMPONENT, Error};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Writes pod conditions and events, folding repeats of one event into its count.
+pub struct Reporter {
+    client: kube::Client,
+    /// The last event about each pod: (namespace, pod) → (event name, reason, message, count).
+    last_events: Mutex<HashMap<(String, String), (String, String, String, i32)>>,
+}
+
+impl Reporter {
+    pub fn new(client: kube::Client) -> Reporter {
+        Reporter { client, last_events: Mutex::new(HashMap::new()) }
+    }
+
+    /// Set `PodScheduled=False` (reason `Unschedulable`) with `message`, unless it says so already.
+    pub async fn mark_unschedulable(&self, pod: &Pod, message: &str) -> Result<(), Error> {
+        let current = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+        if current.is_some_and(|c| {
+            c.status == "False" && c.reason.as_deref() == Some("Unschedulable") && c.message.as_deref() == Some(message)
+        }) {
+            return Ok(());
+        }
+        let transition = match current {
+            Some(c) if c.status == "False" => c.last_transition_time.as_ref().map(|t| t.0),
+            _ => None,
+        }
+        .unwrap_or_else(now);
+        let patch = json!({"status": {"conditions": [{
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastProbeTime": null,
+            "lastTransitionTime": transition.to_string(),
+        }]}});
+        let (namespace, name) = identity(pod);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch)).await?;
+        Ok(())
+    }
+
+    /// Record an event about `pod` (a repeat of the last one bumps its count).
+    pub async fn event(&self, pod: &Pod, type_: &str, reason: &str, message: &str) -> Result<(), Error> {
+        let (namespace, name) = identity(pod);
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        let key = (namespace.clone(), name.clone());
+        let repeat = self.lock().get(&key).filter(|(_, r, m, _)| r == reason && m == message).cloned();
+        if let Some((event_name, _, _, count)) = repeat {
+            let patch = json!({"count": count + 1, "lastTimestamp": now().to_string()});
+            if api.patch(&event_name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
+                self.lock().insert(key, (event_name, reason.to_owned(), message.to_owned(), count + 1));
+                return Ok(());
+            }
+        }
+        let at = now();
+        let event_name = format!("{name}.{:x}", at.as_nanosecond());
+        let event = Event {
+            metadata: ObjectMeta { name: Some(event_name.clone()), namespace: Some(namespace), ..Default::default() },
+            involved_object: ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Pod".to_owned()),
+                name: Some(name),
+                namespace: pod.metadata.namespace.clone(),
+                uid: pod.metadata.uid.clone(),
+                resource_version: pod.metadata.resource_version.clone(),
+                ..Default::default()
+            },
+            reason: Some(reason.to_owned()),
+            message: Some(message.to_owned()),
+            type_: Some(type_.to_owned()),
+            count: Some(1),
+            first_timestamp: Some(Time(at)),
+            last_timestamp: Some(Time(at)),
+            source: Some(EventSource { component: Some(COMPONENT.to_owned()), host: None }),
+            reporting_component: Some(COMPONENT.to_owned()),
+            reporting_instance: Some(COMPONENT.to_owned()),
+            ..Default::default()
+        };
+        api.create(&PostParams::default(), &event).await?;
+        self.lock().insert(key, (event_name, reason.to_owned(), message.to_owned(), 1));
+        Ok(())
+    }
+
+    /// Forget the pod's last event (it was scheduled or deleted).
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.lock().remove(&(namespace.to_owned(), name.to_owned()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (String, String, String, i32)>> {
+        self.last_events.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn identity(pod: &Pod) -> (String, String) {
+    (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name.clone().unwrap_or_default())
+}
+
+/// Now, to the second (the precision of the API's timestamps).
+fn now() -> Timestamp {
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now())
+}
