@@ -42,6 +42,11 @@ impl Quantity {
         Some(Quantity(if negative { -nanos } else { nanos }))
     }
 
+    /// The value in units of 10⁻⁹, for arithmetic and formatting beyond comparisons.
+    pub fn nanos(self) -> i128 {
+        self.0
+    }
+
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }

@@ -1,7 +1,15 @@
 //! Admission plugins, in upstream's order. [`Chain`] runs them all; each plugin is a file.
 
+mod amount;
+mod canonical;
+mod limit_ranger;
 mod namespace_lifecycle;
+mod node_restriction;
+mod pod_resources;
 mod rbac_escalation;
+mod refusal;
+mod resource_quota;
+mod service_account;
 
 use crate::auth::policy::PolicyStore;
 use crate::registry::Registry;
@@ -11,8 +19,12 @@ use async_trait::async_trait;
 use serde_json::Value;
 use std::sync::Arc;
 
+pub use limit_ranger::LimitRanger;
 pub use namespace_lifecycle::NamespaceLifecycle;
+pub use node_restriction::NodeRestriction;
 pub use rbac_escalation::RbacEscalation;
+pub use resource_quota::ResourceQuota;
+pub use service_account::ServiceAccount;
 
 /// Every plugin, run in order; the first refusal wins.
 pub struct Chain(Vec<Box<dyn Admission>>);
@@ -21,7 +33,14 @@ impl Chain {
     /// Upstream's default order of the plugins Krust implements. RBAC escalation
     /// checks need the live policy.
     pub fn default_plugins(policy: Arc<PolicyStore>) -> Chain {
-        Chain(vec![Box::new(NamespaceLifecycle), Box::new(RbacEscalation { policy })])
+        Chain(vec![
+            Box::new(NamespaceLifecycle),
+            Box::new(LimitRanger),
+            Box::new(ServiceAccount),
+            Box::new(NodeRestriction),
+            Box::new(RbacEscalation { policy }),
+            Box::new(ResourceQuota),
+        ])
     }
 }
 
