@@ -18,7 +18,7 @@ mod rule;
 
 pub use aggregate::{aggregate, selector_matches};
 pub use attributes::{Attributes, Decision, UserInfo, service_account_username};
-pub use bootstrap::{AUTOUPDATE_ANNOTATION, BOOTSTRAPPING_LABEL, BootstrapPolicy, bootstrap_policy};
+pub use bootstrap::{AUTOUPDATE_ANNOTATION, BOOTSTRAPPING_LABEL, BootstrapPolicy, bootstrap_policy, node_rules};
 pub use escalation::{EscalationError, breakdown_rule, compact_rules, compact_string, confirm_no_escalation, covers};
 pub use policy::{Policy, RulesReview};
 pub use rule::rule_allows;

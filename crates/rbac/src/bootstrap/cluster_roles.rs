@@ -235,8 +235,10 @@ fn component_roles() -> Vec<ClusterRole> {
     ]
 }
 
-/// What kubelets may do beyond what the Node authorizer grants them.
-fn node_rules() -> Vec<PolicyRule> {
+/// What kubelets may do beyond what the Node authorizer grants them: upstream's
+/// `NodeRules`, which the Node authorizer evaluates for every kubelet request it does
+/// not subdivide itself (and the `system:node` ClusterRole holds).
+pub fn node_rules() -> Vec<PolicyRule> {
     vec![
         // Non-mutating checks of API access.
         rule(&["create"]).groups(&["authentication.k8s.io"]).resources(&["tokenreviews"]).build(),

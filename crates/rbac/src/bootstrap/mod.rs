@@ -7,6 +7,8 @@ mod controller_roles;
 mod namespace_roles;
 mod user_roles;
 
+pub use cluster_roles::node_rules;
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
