@@ -10,15 +10,20 @@
 //! - [`root_ca_publisher`]: every namespace has the `kube-root-ca.crt` ConfigMap;
 //! - [`serviceaccount_token`]: legacy token Secrets get their token, CA and namespace;
 //! - [`clusterrole_aggregation`]: ClusterRoles with an `aggregationRule` hold the rules of
-//!   the roles they select.
+//!   the roles they select;
+//! - [`replicaset`]: ReplicaSets and ReplicationControllers keep their number of pods.
 //!
 //! Start with [`client`], [`Context`] and [`run`].
 
 pub mod clusterrole_aggregation;
 pub mod discovery;
+pub mod events;
 pub mod garbagecollector;
+pub mod labels;
 pub mod namespace;
+pub mod ownership;
 pub mod queue;
+pub mod replicaset;
 pub mod root_ca_publisher;
 pub mod runner;
 pub mod serviceaccount;
@@ -78,6 +83,8 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result
             root_ca_publisher::run(client.clone(), context.root_ca_pem.clone()),
             serviceaccount_token::run(client.clone(), &context.root_ca_pem, &context.pki_dir),
             clusterrole_aggregation::run(client.clone()),
+            replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone()),
+            replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
         )
         .map(|_| ())
     };
