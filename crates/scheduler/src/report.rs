@@ -10,11 +10,22 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// The last event recorded about a pod.
+#[derive(Clone)]
+struct LastEvent {
+    name: String,
+    reason: String,
+    message: String,
+    count: i32,
+}
+
+type PodKey = (String, String);
+
 /// Writes pod conditions and events, folding repeats of one event into its count.
 pub struct Reporter {
     client: kube::Client,
-    /// The last event about each pod: (namespace, pod) → (event name, reason, message, count).
-    last_events: Mutex<HashMap<(String, String), (String, String, String, i32)>>,
+    /// The last event about each pod, by (namespace, name).
+    last_events: Mutex<HashMap<PodKey, LastEvent>>,
 }
 
 impl Reporter {
@@ -58,11 +69,12 @@ impl Reporter {
         let (namespace, name) = identity(pod);
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let key = (namespace.clone(), name.clone());
-        let repeat = self.lock().get(&key).filter(|(_, r, m, _)| r == reason && m == message).cloned();
-        if let Some((event_name, _, _, count)) = repeat {
-            let patch = json!({"count": count + 1, "lastTimestamp": now().to_string()});
-            if api.patch(&event_name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
-                self.lock().insert(key, (event_name, reason.to_owned(), message.to_owned(), count + 1));
+        let repeat = self.lock().get(&key).filter(|e| e.reason == reason && e.message == message).cloned();
+        if let Some(mut last) = repeat {
+            last.count += 1;
+            let patch = json!({"count": last.count, "lastTimestamp": now().to_string()});
+            if api.patch(&last.name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
+                self.lock().insert(key, last);
                 return Ok(());
             }
         }
@@ -91,7 +103,8 @@ impl Reporter {
             ..Default::default()
         };
         api.create(&PostParams::default(), &event).await?;
-        self.lock().insert(key, (event_name, reason.to_owned(), message.to_owned(), 1));
+        let last = LastEvent { name: event_name, reason: reason.to_owned(), message: message.to_owned(), count: 1 };
+        self.lock().insert(key, last);
         Ok(())
     }
 
@@ -100,7 +113,7 @@ impl Reporter {
         self.lock().remove(&(namespace.to_owned(), name.to_owned()));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (String, String, String, i32)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PodKey, LastEvent>> {
         self.last_events.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -33,10 +33,10 @@ fn sibling_selectors<'a>(pod: &Pod, snapshot: &'a Snapshot) -> Vec<Selector<'a>>
         let owning = snapshot.replica_sets.iter().find(|rs| {
             rs.metadata.namespace.as_deref() == namespace && rs.metadata.name.as_deref() == Some(owner.name.as_str())
         });
-        if let Some(selector) = owning.and_then(|rs| rs.spec.as_ref()).map(|s| &s.selector) {
-            if !selector_is_empty(selector) {
-                selectors.push(Selector::Label(selector));
-            }
+        if let Some(selector) = owning.and_then(|rs| rs.spec.as_ref()).map(|s| &s.selector)
+            && !selector_is_empty(selector)
+        {
+            selectors.push(Selector::Label(selector));
         }
     }
     selectors
