@@ -31,7 +31,10 @@ fn a_pod_runs_as_the_default_account_with_the_api_access_volume() {
     assert!(volume.starts_with("kube-api-access-") && volume.len() == 21, "{volume}");
     assert_eq!(get("{.spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds}"), "3607");
     assert_eq!(get("{.spec.volumes[0].projected.sources[1].configMap.name}"), "kube-root-ca.crt");
-    assert_eq!(get("{.spec.volumes[0].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath}"), "metadata.namespace");
+    assert_eq!(
+        get("{.spec.volumes[0].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath}"),
+        "metadata.namespace"
+    );
     assert_eq!(get("{.spec.volumes[0].projected.defaultMode}"), "420");
     assert_eq!(
         get("{.spec.containers[0].volumeMounts[0]}"),
@@ -79,7 +82,9 @@ fn a_quota_refuses_what_exceeds_it_and_reports_usage() {
     let run = c.kubectl_stdin(&["apply", "-f", "-"], Some(&pod("second", "")));
     assert!(!run.success);
     assert!(
-        run.stderr.contains("pods \"second\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1"),
+        run.stderr.contains(
+            "pods \"second\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1"
+        ),
         "{}",
         run.stderr
     );
@@ -88,7 +93,10 @@ fn a_quota_refuses_what_exceeds_it_and_reports_usage() {
 
     c.ok(&["create", "quota", "compute", "--hard=limits.cpu=2"]);
     let err = c.fails(&["run", "third", "--image=nginx"]);
-    assert!(err.contains("pods \"third\" is forbidden: failed quota: compute: must specify limits.cpu for: third"), "{err}");
+    assert!(
+        err.contains("pods \"third\" is forbidden: failed quota: compute: must specify limits.cpu for: third"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -104,7 +112,9 @@ fn a_kubelet_may_not_modify_another_node() {
     let pki = pki::Pki::load_or_create(&c.dir.path().join("pki"), &Default::default()).expect("cluster PKI");
     let (cert, key) = pki.issue_client_cert("system:node:n1", &["system:nodes"]).expect("node certificate");
     let kubeconfig = c.dir.path().join("n1.kubeconfig");
-    pki::Kubeconfig::new(&c.url(""), pki.ca_pem(), &cert, &key, "system:node:n1").write(&kubeconfig).expect("kubeconfig");
+    pki::Kubeconfig::new(&c.url(""), pki.ca_pem(), &cert, &key, "system:node:n1")
+        .write(&kubeconfig)
+        .expect("kubeconfig");
     let as_node = |args: &[&str]| {
         let mut cmd = std::process::Command::new("kubectl");
         cmd.arg("--kubeconfig").arg(&kubeconfig).args(args);

@@ -43,7 +43,10 @@ impl Amount {
 
     /// A whole count (object counts, `pods`).
     pub fn count(n: usize) -> Amount {
-        Amount { nanos: i128::try_from(n).unwrap_or(i128::MAX / NANOS_PER_UNIT) * NANOS_PER_UNIT, format: Format::DecimalSI }
+        Amount {
+            nanos: i128::try_from(n).unwrap_or(i128::MAX / NANOS_PER_UNIT) * NANOS_PER_UNIT,
+            format: Format::DecimalSI,
+        }
     }
 
     /// The sum; a zero left side takes the right side's format, as upstream's `Add` does.

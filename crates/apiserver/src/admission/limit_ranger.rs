@@ -77,7 +77,8 @@ fn apply_defaults(pod: &mut Value, range: &Value) {
     }
     let mut notes = Vec::new();
     for (field, label) in [("containers", "container"), ("initContainers", "init container")] {
-        for container in pod.pointer_mut(&format!("/spec/{field}")).and_then(Value::as_array_mut).into_iter().flatten() {
+        for container in pod.pointer_mut(&format!("/spec/{field}")).and_then(Value::as_array_mut).into_iter().flatten()
+        {
             let name = container.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
             let set_requests = fill(container, "requests", &requests);
             let set_limits = fill(container, "limits", &limits);
@@ -101,7 +102,11 @@ fn fill(container: &mut Value, which: &str, defaults: &Map<String, Value>) -> Ve
     if defaults.is_empty() {
         return Vec::new();
     }
-    let resources = container.as_object_mut().expect("containers are objects").entry("resources").or_insert_with(|| Value::Object(Map::new()));
+    let resources = container
+        .as_object_mut()
+        .expect("containers are objects")
+        .entry("resources")
+        .or_insert_with(|| Value::Object(Map::new()));
     let list = resources.as_object_mut().map(|r| r.entry(which).or_insert_with(|| Value::Object(Map::new())));
     let Some(Value::Object(list)) = list else { return Vec::new() };
     let mut set: Vec<String> = defaults.keys().filter(|k| !list.contains_key(*k)).cloned().collect();
@@ -293,9 +298,10 @@ mod tests {
             {"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "10Gi"}}
         ]);
         let r = registry(dir.path(), limits).await;
-        let err = create(&r, "pods", pod(json!({"requests": {"cpu": "50m"}, "limits": {"cpu": "0.5", "memory": "2Gi"}})))
-            .await
-            .unwrap_err();
+        let err =
+            create(&r, "pods", pod(json!({"requests": {"cpu": "50m"}, "limits": {"cpu": "0.5", "memory": "2Gi"}})))
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), 403);
         assert_eq!(
             err.to_string(),

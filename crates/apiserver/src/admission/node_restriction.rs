@@ -73,11 +73,9 @@ impl Admission for NodeRestriction {
                     Ok(())
                 }
                 Subresource::Status => admit_pod_status(attrs, node, obj, old),
-                Subresource::Binding => {
-                    deny("unexpected pod subresource \"binding\", only 'status' and 'eviction' are allowed".into())
-                }
-                Subresource::Finalize => {
-                    deny("unexpected pod subresource \"finalize\", only 'status' and 'eviction' are allowed".into())
+                other => {
+                    let name = format!("{other:?}").to_lowercase();
+                    deny(format!("unexpected pod subresource \"{name}\", only 'status' and 'eviction' are allowed"))
                 }
             },
             ("", "nodes") => admit_node(attrs, node, obj, old),
@@ -113,7 +111,9 @@ fn admit_pod(attrs: &Attributes<'_>, node: &str, pod: &Value, old: &Value) -> Ap
             }
             Ok(())
         }
-        Operation::Update => deny(format!("unexpected operation \"UPDATE\", node \"{node}\" can only create and delete mirror pods")),
+        Operation::Update => {
+            deny(format!("unexpected operation \"UPDATE\", node \"{node}\" can only create and delete mirror pods"))
+        }
         Operation::Create => {
             if !is_mirror_pod(pod) {
                 return deny(format!(
@@ -123,13 +123,18 @@ fn admit_pod(attrs: &Attributes<'_>, node: &str, pod: &Value, old: &Value) -> Ap
             if pod.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node) {
                 return deny(format!("node \"{node}\" can only create pods with spec.nodeName set to itself"));
             }
-            let owners = pod.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
+            let owners =
+                pod.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
             match owners.as_slice() {
-                [] => return deny(format!("node \"{node}\" can only create pods with an owner reference set to itself")),
+                [] => {
+                    return deny(format!("node \"{node}\" can only create pods with an owner reference set to itself"));
+                }
                 [owner] => {
                     let field = |f: &str| owner.get(f).and_then(Value::as_str).unwrap_or_default();
                     if field("apiVersion") != "v1" || field("kind") != "Node" || field("name") != node {
-                        return deny(format!("node \"{node}\" can only create pods with an owner reference set to itself"));
+                        return deny(format!(
+                            "node \"{node}\" can only create pods with an owner reference set to itself"
+                        ));
                     }
                     if owner.get("controller").and_then(Value::as_bool) != Some(true) {
                         return deny(format!(
@@ -213,7 +218,8 @@ fn admit_node(attrs: &Attributes<'_>, node: &str, obj: &Value, old: &Value) -> A
                     "node \"{node}\" is not allowed to update configSource to a new non-nil configSource"
                 ));
             }
-            let taints = |o: &Value| o.pointer("/spec/taints").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())).cloned();
+            let taints =
+                |o: &Value| o.pointer("/spec/taints").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())).cloned();
             if taints(obj) != taints(old) {
                 return deny(format!("node \"{node}\" is not allowed to modify taints"));
             }
@@ -243,7 +249,8 @@ fn forbidden_labels(new: &Labels, old: &Labels) -> BTreeSet<String> {
             let ns = label_namespace(key);
             let restricted = within(&ns, "node-restriction.kubernetes.io");
             let kubernetes = within(&ns, "kubernetes.io") || within(&ns, "k8s.io");
-            let kubelet = KUBELET_LABELS.contains(&key.as_str()) || KUBELET_LABEL_NAMESPACES.iter().any(|d| within(&ns, d));
+            let kubelet =
+                KUBELET_LABELS.contains(&key.as_str()) || KUBELET_LABEL_NAMESPACES.iter().any(|d| within(&ns, d));
             restricted || (kubernetes && !kubelet)
         })
         .cloned()
@@ -293,7 +300,7 @@ mod tests {
     use std::sync::Arc;
 
     fn node_user(name: &str) -> WriteOptions {
-        WriteOptions { user: User::new(&format!("system:node:{name}"), &["system:nodes"]), ..Default::default() }
+        WriteOptions { user: User::new(format!("system:node:{name}"), &["system:nodes"]), ..Default::default() }
     }
 
     async fn registry(dir: &std::path::Path) -> Registry {
@@ -339,7 +346,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = registry(dir.path()).await;
         let pods = resources::find("", "v1", "pods").unwrap();
-        let plain = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}});
+        let plain =
+            json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}});
         let err = r.create(pods, "ns", plain, &node_user("n1")).await.unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -347,12 +355,17 @@ mod tests {
         );
         let n1 = r.get(resources::find("", "v1", "nodes").unwrap(), "", "n1").await.unwrap();
         let owner = json!([{"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": n1["metadata"]["uid"], "controller": true}]);
-        let mirror = |node: &str| json!({
-            "metadata": {"name": "m", "annotations": {MIRROR_POD_ANNOTATION: "x"}, "ownerReferences": owner},
-            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]}
-        });
+        let mirror = |node: &str| {
+            json!({
+                "metadata": {"name": "m", "annotations": {MIRROR_POD_ANNOTATION: "x"}, "ownerReferences": owner},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]}
+            })
+        };
         let err = r.create(pods, "ns", mirror("n2"), &node_user("n1")).await.unwrap_err();
-        assert_eq!(err.to_string(), "pods \"m\" is forbidden: node \"n1\" can only create pods with spec.nodeName set to itself");
+        assert_eq!(
+            err.to_string(),
+            "pods \"m\" is forbidden: node \"n1\" can only create pods with spec.nodeName set to itself"
+        );
         r.create(pods, "ns", mirror("n1"), &node_user("n1")).await.unwrap();
     }
 }

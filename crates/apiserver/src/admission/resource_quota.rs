@@ -53,15 +53,17 @@ impl Admission for ResourceQuota {
         let mut covering = Vec::new();
         for quota in &quotas {
             let hard = parse_list(quota.pointer("/spec/hard"));
-            let covered: Vec<&String> = hard.keys().filter(|k| resource_of(k) == Some((def.group, def.plural))).collect();
+            let covered: Vec<&String> =
+                hard.keys().filter(|k| resource_of(k) == Some((def.group, def.plural))).collect();
             if covered.is_empty() || !scopes_match(quota, def, obj) {
                 continue;
             }
-            if def.group.is_empty() && def.plural == "pods" {
-                if let Some(missing) = missing_compute(obj, &covered) {
-                    let reason = format!("failed quota: {}: must specify {missing}", object::name(quota));
-                    return Err(forbidden(attrs, obj, reason));
-                }
+            if def.group.is_empty()
+                && def.plural == "pods"
+                && let Some(missing) = missing_compute(obj, &covered)
+            {
+                let reason = format!("failed quota: {}: must specify {missing}", object::name(quota));
+                return Err(forbidden(attrs, obj, reason));
             }
             covering.push((quota, hard));
         }
@@ -70,7 +72,8 @@ impl Admission for ResourceQuota {
         }
         let mut refreshed = Vec::new();
         for (quota, hard) in covering {
-            let requested: ResourceList = delta.iter().filter(|(k, _)| hard.contains_key(*k)).map(|(k, v)| (k.clone(), *v)).collect();
+            let requested: ResourceList =
+                delta.iter().filter(|(k, _)| hard.contains_key(*k)).map(|(k, v)| (k.clone(), *v)).collect();
             let used = usage_in_namespace(registry, attrs.namespace, quota, hard.keys()).await?;
             let exceeded: Vec<&String> = requested
                 .iter()
@@ -79,7 +82,11 @@ impl Admission for ResourceQuota {
                 .collect();
             if !exceeded.is_empty() {
                 let show = |list: &ResourceList| {
-                    exceeded.iter().map(|k| format!("{k}={}", list.get(*k).copied().unwrap_or(Amount::ZERO))).collect::<Vec<_>>().join(",")
+                    exceeded
+                        .iter()
+                        .map(|k| format!("{k}={}", list.get(*k).copied().unwrap_or(Amount::ZERO)))
+                        .collect::<Vec<_>>()
+                        .join(",")
                 };
                 let reason = format!(
                     "exceeded quota: {}, requested: {}, used: {}, limited: {}",
@@ -122,7 +129,11 @@ fn status(quota: &Value, used: &ResourceList) -> Value {
 
 /// Write what a quota now has in use, as upstream's admission does before the write it counts.
 async fn record_usage(registry: &Registry, namespace: &str, name: &str, used: &ResourceList) -> ApiResult<()> {
-    let opts = WriteOptions { user: crate::auth::system_user(), field_manager: "resourcequota-controller".into(), ..Default::default() };
+    let opts = WriteOptions {
+        user: crate::auth::system_user(),
+        field_manager: "resourcequota-controller".into(),
+        ..Default::default()
+    };
     registry
         .guaranteed_update(quota_def(), namespace, name, Subresource::Status, &opts, |current| {
             let mut next = current.clone();
@@ -152,7 +163,9 @@ fn resource_of(name: &str) -> Option<(&'static str, &'static str)> {
         "replicationcontrollers" => core("replicationcontrollers"),
         "resourcequotas" => core("resourcequotas"),
         _ if name.contains(".storageclass.storage.k8s.io/") => core("persistentvolumeclaims"),
-        _ if name.starts_with("requests.") || name.starts_with("limits.") || name.starts_with("hugepages-") => core("pods"),
+        _ if name.starts_with("requests.") || name.starts_with("limits.") || name.starts_with("hugepages-") => {
+            core("pods")
+        }
         _ => None,
     }
 }
@@ -160,7 +173,11 @@ fn resource_of(name: &str) -> Option<(&'static str, &'static str)> {
 /// What one object charges: its object counts and, for pods and claims, what they request.
 fn usage_of(def: &ResourceDef, obj: &Value) -> ResourceList {
     let one = Amount::count(1);
-    let counted = if def.group.is_empty() { format!("count/{}", def.plural) } else { format!("count/{}.{}", def.plural, def.group) };
+    let counted = if def.group.is_empty() {
+        format!("count/{}", def.plural)
+    } else {
+        format!("count/{}.{}", def.plural, def.group)
+    };
     let mut usage = ResourceList::from([(counted, one)]);
     if !def.group.is_empty() {
         return usage;
@@ -181,7 +198,12 @@ fn usage_of(def: &ResourceDef, obj: &Value) -> ResourceList {
                 Some("LoadBalancer") => {
                     usage.insert("services.loadbalancers".into(), one);
                     if obj.pointer("/spec/allocateLoadBalancerNodePorts").and_then(Value::as_bool) == Some(false) {
-                        Some(ports.iter().filter(|p| p.get("nodePort").and_then(Value::as_i64).is_some_and(|n| n != 0)).count())
+                        Some(
+                            ports
+                                .iter()
+                                .filter(|p| p.get("nodePort").and_then(Value::as_i64).is_some_and(|n| n != 0))
+                                .count(),
+                        )
                     } else {
                         Some(ports.len())
                     }
@@ -265,7 +287,13 @@ fn scopes_match(quota: &Value, def: &ResourceDef, obj: &Value) -> bool {
     }
     for e in quota.pointer("/spec/scopeSelector/matchExpressions").and_then(Value::as_array).into_iter().flatten() {
         let text = |f: &str| e.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
-        let values = e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned);
+        let values = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned);
         selectors.push((text("scopeName"), text("operator"), values.collect()));
     }
     if selectors.is_empty() {
@@ -301,13 +329,15 @@ fn pod_in_scope(pod: &Value, scope: &str, operator: &str, values: &[String]) -> 
         }
         "CrossNamespacePodAffinity" => ["podAffinity", "podAntiAffinity"].iter().any(|kind| {
             let affinity = pod.pointer(&format!("/spec/affinity/{kind}"));
-            let terms = ["requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution"]
-                .iter()
-                .flat_map(|f| affinity.and_then(|a| a.get(*f)).and_then(Value::as_array).into_iter().flatten())
-                .map(|t| t.get("podAffinityTerm").unwrap_or(t))
-                .collect::<Vec<_>>();
+            let terms =
+                ["requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution"]
+                    .iter()
+                    .flat_map(|f| affinity.and_then(|a| a.get(*f)).and_then(Value::as_array).into_iter().flatten())
+                    .map(|t| t.get("podAffinityTerm").unwrap_or(t))
+                    .collect::<Vec<_>>();
             terms.iter().any(|t| {
-                t.get("namespaces").and_then(Value::as_array).is_some_and(|n| !n.is_empty()) || t.get("namespaceSelector").is_some()
+                t.get("namespaces").and_then(Value::as_array).is_some_and(|n| !n.is_empty())
+                    || t.get("namespaceSelector").is_some()
             })
         }),
         _ => false,
@@ -331,7 +361,8 @@ async fn usage_in_namespace<'a>(
     }
     let mut used = ResourceList::new();
     for ((group, plural), names) in by_resource {
-        let Some(def) = resources::registry().iter().find(|d| d.group == group && d.plural == plural && d.namespaced) else {
+        let Some(def) = resources::registry().iter().find(|d| d.group == group && d.plural == plural && d.namespaced)
+        else {
             continue;
         };
         let items = registry.list(def, namespace, &ListOptions::default()).await?.items;

@@ -59,7 +59,8 @@ impl Admission for ServiceAccount {
         }
         let has_pull_secrets = spec.get("imagePullSecrets").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
         if let (false, Some(secrets)) = (has_pull_secrets, account.get("imagePullSecrets").and_then(Value::as_array)) {
-            let refs: Vec<Value> = secrets.iter().map(|s| json!({"name": s.get("name").cloned().unwrap_or_default()})).collect();
+            let refs: Vec<Value> =
+                secrets.iter().map(|s| json!({"name": s.get("name").cloned().unwrap_or_default()})).collect();
             spec["imagePullSecrets"] = Value::Array(refs);
         }
         canonicalize(def, obj);
@@ -109,7 +110,11 @@ fn mount_token(spec: &mut Value) {
     for field in ["initContainers", "containers"] {
         for container in spec.get_mut(field).and_then(Value::as_array_mut).into_iter().flatten() {
             let mounts = container.get("volumeMounts").and_then(Value::as_array);
-            if mounts.into_iter().flatten().any(|m| m.get("mountPath").and_then(Value::as_str) == Some(TOKEN_MOUNT_PATH)) {
+            if mounts
+                .into_iter()
+                .flatten()
+                .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(TOKEN_MOUNT_PATH))
+            {
                 continue;
             }
             let mount = json!({"name": volume_name, "readOnly": true, "mountPath": TOKEN_MOUNT_PATH});
@@ -147,7 +152,9 @@ fn token_volume(name: &str) -> Value {
 }
 
 pub fn is_mirror_pod(pod: &Value) -> bool {
-    pod.pointer("/metadata/annotations").and_then(Value::as_object).is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION))
+    pod.pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION))
 }
 
 /// Mirror pods mirror a kubelet's static pod and may not reach for API credentials.
@@ -178,12 +185,15 @@ pub fn references_secrets(spec: &Value) -> bool {
     let volumes = spec.get("volumes").and_then(Value::as_array).into_iter().flatten();
     let in_volumes = volumes.clone().any(|v| {
         v.get("secret").is_some()
-            || v.pointer("/projected/sources").and_then(Value::as_array).is_some_and(|s| s.iter().any(|p| p.get("secret").is_some()))
+            || v.pointer("/projected/sources")
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.iter().any(|p| p.get("secret").is_some()))
     });
     let in_env = super::pod_resources::all_containers_of_spec(spec).any(|c| {
         let env = c.get("env").and_then(Value::as_array).into_iter().flatten();
         let env_from = c.get("envFrom").and_then(Value::as_array).into_iter().flatten();
-        env.clone().any(|e| e.pointer("/valueFrom/secretKeyRef").is_some()) || env_from.clone().any(|e| e.get("secretRef").is_some())
+        env.clone().any(|e| e.pointer("/valueFrom/secretKeyRef").is_some())
+            || env_from.clone().any(|e| e.get("secretRef").is_some())
     });
     nonempty(spec) || in_volumes || in_env
 }
@@ -223,7 +233,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = registry(dir.path()).await;
         create_account(&r, "default", json!({"imagePullSecrets": [{"name": "regcred"}]})).await;
-        let spec = json!({"initContainers": [{"name": "i", "image": "x"}], "containers": [{"name": "c", "image": "x"}]});
+        let spec =
+            json!({"initContainers": [{"name": "i", "image": "x"}], "containers": [{"name": "c", "image": "x"}]});
         let created = create_pod(&r, pod(spec)).await.unwrap();
         let spec = &created["spec"];
         assert_eq!(spec["serviceAccountName"], "default");
@@ -245,9 +256,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = registry(dir.path()).await;
         create_account(&r, "quiet", json!({"automountServiceAccountToken": false})).await;
-        let quiet = create_pod(&r, pod(json!({"serviceAccountName": "quiet", "containers": [{"name": "c", "image": "x"}]})))
-            .await
-            .unwrap();
+        let quiet =
+            create_pod(&r, pod(json!({"serviceAccountName": "quiet", "containers": [{"name": "c", "image": "x"}]})))
+                .await
+                .unwrap();
         assert!(quiet["spec"].get("volumes").is_none());
         create_account(&r, "default", json!({})).await;
         let own_mount = json!({"name": "mine", "mountPath": TOKEN_MOUNT_PATH});
@@ -263,9 +275,10 @@ mod tests {
     async fn a_missing_account_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let r = registry(dir.path()).await;
-        let err = create_pod(&r, pod(json!({"serviceAccountName": "ghost", "containers": [{"name": "c", "image": "x"}]})))
-            .await
-            .unwrap_err();
+        let err =
+            create_pod(&r, pod(json!({"serviceAccountName": "ghost", "containers": [{"name": "c", "image": "x"}]})))
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), 403);
         assert_eq!(
             err.to_string(),
@@ -277,15 +290,13 @@ mod tests {
     async fn mirror_pods_are_not_changed_and_may_not_use_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let r = registry(dir.path()).await;
-        let mirror = |spec: Value| {
-            json!({"metadata": {"name": "p", "annotations": {MIRROR_POD_ANNOTATION: "x"}}, "spec": spec})
-        };
+        let mirror =
+            |spec: Value| json!({"metadata": {"name": "p", "annotations": {MIRROR_POD_ANNOTATION: "x"}}, "spec": spec});
         let created = create_pod(&r, mirror(json!({"containers": [{"name": "c", "image": "x"}]}))).await.unwrap();
         assert!(created["spec"].get("serviceAccountName").is_none());
         let env = json!([{"name": "E", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]);
-        let err = create_pod(&r, mirror(json!({"containers": [{"name": "c", "image": "x", "env": env}]})))
-            .await
-            .unwrap_err();
+        let err =
+            create_pod(&r, mirror(json!({"containers": [{"name": "c", "image": "x", "env": env}]}))).await.unwrap_err();
         assert_eq!(err.to_string(), "pods \"p\" is forbidden: a mirror pod may not reference secrets");
     }
 }
