@@ -134,6 +134,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     auth::policy::PolicyStore::bootstrap(&state.registry).await?;
     state.policy.reload(&state.registry).await?;
     state.policy.spawn_sync(state.registry.clone());
+    state.nodes.start_sync(state.registry.clone()).await?;
     state.set_bootstrapped();
     Ok(Running { address, kubeconfig, state, pki })
 }

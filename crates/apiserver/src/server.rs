@@ -26,6 +26,8 @@ pub struct ApiServer {
     pub registry: Arc<Registry>,
     pub authenticator: crate::auth::authenticate::Authenticator,
     pub policy: Arc<crate::auth::policy::PolicyStore>,
+    /// The Node authorizer and its graph of what each kubelet may reach.
+    pub nodes: Arc<crate::auth::node::NodeAuthorizer>,
     /// Mints service account tokens (TokenRequest).
     pub issuer: authn::serviceaccount::Issuer,
     pub metrics: Arc<Metrics>,
@@ -52,6 +54,7 @@ impl ApiServer {
             authenticator,
             issuer,
             policy,
+            nodes: Arc::default(),
             metrics,
             openapi: openapi::OpenApi::new(&health::git_version()),
             server_address,
@@ -96,7 +99,7 @@ pub async fn dispatch(
     let authenticated = state.authenticator.authenticate(&state.registry, cert_user.as_ref(), &parts.headers).await;
     let user = authenticated
         .and_then(|u| impersonate(&policy, &u, &parts.headers))
-        .and_then(|u| auth::authorize(&policy, &u, &info).map(|()| u));
+        .and_then(|u| auth::authorize(&state.nodes, &policy, &u, &info).map(|()| u));
     let (user, response) = match user {
         Err(e) => (cert_user.unwrap_or_else(auth::anonymous), e.into_response()),
         Ok(user) => {

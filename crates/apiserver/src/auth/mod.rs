@@ -1,10 +1,12 @@
 //! Who is calling and whether they may: [`authenticate`] (client certificates, bearer
 //! tokens, anonymous), [`impersonate`] (the `Impersonate-*` headers), [`authorize`]
-//! (privileged groups, then RBAC over the [`policy`] kept current from the store).
+//! (privileged groups, then the [`node`] authorizer for kubelets, then RBAC over the
+//! [`policy`] kept current from the store).
 
 pub mod authenticate;
 pub mod authorize;
 pub mod impersonate;
+pub mod node;
 pub mod policy;
 
 pub use authorize::{authorize, forbidden};
