@@ -86,7 +86,9 @@ impl ApiError {
     }
 
     /// 422 from field errors: `Deployment.apps "x" is invalid: [a: ..., b: ...]`.
+    /// Upstream names the Kind (not the resource) in an Invalid error's details.
     pub fn invalid(kind: &str, group: &str, name: &str, errs: &[FieldError], subject: Subject) -> Self {
+        let subject = Subject { kind: kind.to_owned(), ..subject };
         let qualified = if group.is_empty() { kind.to_owned() } else { format!("{kind}.{group}") };
         let list = errs.iter().map(ToString::to_string).collect::<Vec<_>>();
         let joined = if list.len() == 1 { list[0].clone() } else { format!("[{}]", list.join(", ")) };

@@ -23,7 +23,7 @@ pub async fn handle(
     let ty = call.body_type()?;
     if !ty.is_patch() {
         return Err(ApiError::UnsupportedMediaType(
-            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json".to_owned(),
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml".to_owned(),
         ));
     }
     let patch = decode_body(&call.body, ty)?;

@@ -147,18 +147,24 @@ async fn list(
     render: Render,
 ) -> ApiResult<Response> {
     let (label_selector, field_selector) = selectors(def, call.query)?;
-    let exact_revision = match (call.query.get("resourceVersionMatch"), call.query.get("resourceVersion")) {
-        (Some("Exact"), Some(rv)) => {
-            Some(rv.parse().map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion {rv:?}")))?)
-        }
-        _ => None,
+    let rv = match call.query.get("resourceVersion").filter(|v| !v.is_empty()) {
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "resourceVersion: Invalid value: \"{v}\": strconv.ParseUint: parsing \"{v}\": invalid syntax"
+            ))
+        })?),
+        None => None,
     };
+    let exact = call.query.get("resourceVersionMatch") == Some("Exact");
+    let exact_revision = rv.filter(|_| exact);
+    let min_revision = rv.filter(|r| !exact && *r > 0);
     let opts = ListOptions {
         label_selector,
         field_selector,
         limit: call.query.number("limit")?.unwrap_or(0) as usize,
         continue_token: call.query.get("continue").filter(|c| !c.is_empty()).map(str::to_owned),
         exact_revision,
+        min_revision,
     };
     let result = state.registry.list(def, ns, &opts).await?;
     let body = output::list_body(def, result.items, result.revision, result.continue_token, render);
@@ -213,7 +219,8 @@ async fn delete(
     render: Render,
 ) -> ApiResult<Response> {
     let opts = delete_options(call)?;
-    let write = WriteOptions { user: call.user.clone(), dry_run: call.query.dry_run()?, ..Default::default() };
+    let write =
+        WriteOptions { user: call.user.clone(), dry_run: opts.dry_run || call.query.dry_run()?, ..Default::default() };
     let (code, obj) = match state.registry.delete(def, ns, &call.info.name, &opts, &write).await? {
         Deleted::Gone(obj) => (StatusCode::OK, obj),
         Deleted::Pending(obj) => (StatusCode::OK, obj),
@@ -230,7 +237,8 @@ async fn delete_collection(
 ) -> ApiResult<Response> {
     let (label_selector, field_selector) = selectors(def, call.query)?;
     let opts = delete_options(call)?;
-    let write = WriteOptions { user: call.user.clone(), dry_run: call.query.dry_run()?, ..Default::default() };
+    let write =
+        WriteOptions { user: call.user.clone(), dry_run: opts.dry_run || call.query.dry_run()?, ..Default::default() };
     let listed =
         state.registry.list(def, ns, &ListOptions { label_selector, field_selector, ..Default::default() }).await?;
     let mut deleted = Vec::new();

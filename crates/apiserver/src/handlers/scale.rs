@@ -22,7 +22,7 @@ pub async fn handle(state: &ApiServer, def: &'static ResourceDef, ns: &str, call
             let opts = call.write_options()?;
             state
                 .registry
-                .guaranteed_update(def, ns, name, Subresource::Main, &opts, |current| {
+                .guaranteed_update(def, ns, name, Subresource::Scale, &opts, |current| {
                     let scale = to_scale(current);
                     let wanted = match ty {
                         BodyType::JsonPatch => {

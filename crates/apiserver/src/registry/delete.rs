@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 /// Parsed `DeleteOptions`.
 #[derive(Clone, Debug, Default)]
 pub struct DeleteOptions {
+    /// `dryRun: ["All"]`, in the body (kubectl puts it there) or the query.
+    pub dry_run: bool,
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
     pub precondition_uid: Option<String>,
@@ -39,8 +41,18 @@ impl DeleteOptions {
                 "DeleteOptions.propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
             )));
         }
+        let body_dry_run = match get("dryRun").and_then(Value::as_array) {
+            None => false,
+            Some(values) if values.iter().all(|v| v == "All") => !values.is_empty(),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid dry run value: {other:?}; supported values: \"All\""
+                )));
+            }
+        };
         let pre = |f: &str| get("preconditions").and_then(|p| p.get(f)).and_then(Value::as_str).map(str::to_owned);
         Ok(DeleteOptions {
+            dry_run: body_dry_run,
             grace_period_seconds: grace,
             propagation_policy: propagation,
             precondition_uid: pre("uid"),

@@ -19,7 +19,13 @@ pub struct ListOptions {
     pub continue_token: Option<String>,
     /// `resourceVersion` with `resourceVersionMatch=Exact`: read at that revision.
     pub exact_revision: Option<i64>,
+    /// `resourceVersion` otherwise: the list must be at least this new.
+    pub min_revision: Option<i64>,
 }
+
+/// How long a list waits for the store to reach a `resourceVersion` it has not seen yet
+/// (upstream waits for its watch cache as long) before a 504.
+const WAIT_FOR_REVISION: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Debug)]
 pub struct ListResult {
@@ -52,6 +58,9 @@ pub fn matches(def: &ResourceDef, obj: &Value, labels: &LabelSelector, fields: &
 
 impl Registry {
     pub async fn list(&self, def: &'static ResourceDef, namespace: &str, opts: &ListOptions) -> ApiResult<ListResult> {
+        if let Some(min) = opts.min_revision {
+            self.wait_for_revision(min).await?;
+        }
         let prefix = keys::collection_prefix(def, namespace);
         let end = prefix_end(&prefix);
         let (mut start, mut revision) = match &opts.continue_token {
@@ -90,6 +99,24 @@ impl Registry {
             }
         }
         Ok(ListResult { items, revision, continue_token: None })
+    }
+}
+
+impl Registry {
+    /// Wait until the store has reached `revision`, or fail as upstream does when it
+    /// does not in time.
+    async fn wait_for_revision(&self, revision: i64) -> ApiResult<()> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_REVISION;
+        loop {
+            let current = self.store.current_revision().await?;
+            if current >= revision {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Timeout(format!("Too large resource version: {revision}, current: {current}")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 

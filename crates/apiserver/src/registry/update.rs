@@ -19,6 +19,9 @@ pub enum Subresource {
     Binding,
     /// `namespaces/finalize`: only `spec.finalizers`.
     Finalize,
+    /// `/scale`: a main-resource write of `spec.replicas`, owned in managedFields
+    /// under the `scale` subresource.
+    Scale,
 }
 
 /// Why one update attempt failed.
@@ -312,6 +315,7 @@ pub(super) fn track_managed_fields(
     let fm = patch::FieldManager::new(&schema, &root, manager, &api_version, &now);
     let fm = match sub {
         Subresource::Status => fm.subresource("status").ignoring(&[&["spec"], &["metadata"]]),
+        Subresource::Scale => fm.subresource("scale").ignoring(&[&["status"]]),
         _ if def.has(resources::Subresource::Status) => fm.ignoring(&[&["status"]]),
         _ => fm,
     };
