@@ -64,7 +64,9 @@ impl Recorder {
             count: Some(1),
             ..Default::default()
         };
-        match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() }, &event).await
+        match api
+            .create(&PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() }, &event)
+            .await
         {
             Ok(_) => {
                 self.lock().insert(key, (name, 1));

@@ -11,11 +11,13 @@
 //! - [`serviceaccount_token`]: legacy token Secrets get their token, CA and namespace;
 //! - [`clusterrole_aggregation`]: ClusterRoles with an `aggregationRule` hold the rules of
 //!   the roles they select;
-//! - [`replicaset`]: ReplicaSets and ReplicationControllers keep their number of pods.
+//! - [`replicaset`]: ReplicaSets and ReplicationControllers keep their number of pods;
+//! - [`deployment`]: Deployments roll out through ReplicaSets.
 //!
 //! Start with [`client`], [`Context`] and [`run`].
 
 pub mod clusterrole_aggregation;
+pub mod deployment;
 pub mod discovery;
 pub mod events;
 pub mod garbagecollector;
@@ -83,6 +85,7 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result
             root_ca_publisher::run(client.clone(), context.root_ca_pem.clone()),
             serviceaccount_token::run(client.clone(), &context.root_ca_pem, &context.pki_dir),
             clusterrole_aggregation::run(client.clone()),
+            deployment::run(client.clone()),
             replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone()),
             replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
         )

@@ -160,7 +160,8 @@ impl<K: ReplicaKind> ReplicaController<K> {
         if owned.len() < wanted {
             let Some(template) = owner.template() else { return Ok(()) };
             let pod = pod_from_template(owner, template);
-            let (created, error) = self.create_pods(&api, owner, &pod, (wanted - owned.len()).min(BURST_REPLICAS)).await;
+            let (created, error) =
+                self.create_pods(&api, owner, &pod, (wanted - owned.len()).min(BURST_REPLICAS)).await;
             self.expectations.expect(expectation_key, created, Vec::new());
             return error.map_or(Ok(()), Err);
         }
@@ -276,7 +277,10 @@ mod tests {
         assert_eq!(pod.metadata.generate_name.as_deref(), Some("web-5d4f-"));
         assert_eq!(pod.metadata.labels, template.metadata.unwrap().labels);
         let r = &pod.metadata.owner_references.unwrap()[0];
-        assert_eq!((r.kind.as_str(), r.uid.as_str(), r.controller, r.block_owner_deletion), ("ReplicaSet", "u1", Some(true), Some(true)));
+        assert_eq!(
+            (r.kind.as_str(), r.uid.as_str(), r.controller, r.block_owner_deletion),
+            ("ReplicaSet", "u1", Some(true), Some(true))
+        );
         assert_eq!(rs.replicas(), 1, "spec.replicas defaults to 1");
     }
 }

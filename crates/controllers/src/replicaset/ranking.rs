@@ -33,7 +33,8 @@ pub fn pods_to_delete<'a>(pods: &[&'a Pod], related: &[&Pod], count: usize, now:
     for pod in related {
         *on_node.entry(node(pod)).or_default() += 1;
     }
-    let mut ranked: Vec<(&Pod, usize)> = pods.iter().map(|p| (*p, on_node.get(node(p)).copied().unwrap_or(0))).collect();
+    let mut ranked: Vec<(&Pod, usize)> =
+        pods.iter().map(|p| (*p, on_node.get(node(p)).copied().unwrap_or(0))).collect();
     ranked.sort_by(|a, b| delete_first(a, b, now));
     ranked.into_iter().take(count).map(|(p, _)| p).collect()
 }
@@ -52,7 +53,12 @@ fn phase_ordinal(pod: &Pod) -> u8 {
 }
 
 fn deletion_cost(pod: &Pod) -> i32 {
-    pod.metadata.annotations.as_ref().and_then(|a| a.get(DELETION_COST_ANNOTATION)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DELETION_COST_ANNOTATION))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn max_restarts(pod: &Pod) -> i32 {
@@ -104,7 +110,13 @@ fn delete_first(a: &(&Pod, usize), b: &(&Pod, usize), now: jiff::Timestamp) -> O
 }
 
 /// Empty times first, then the more recent on a log2 scale of their age; equal ranks go by uid.
-fn newer_first(a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>, pa: &Pod, pb: &Pod, now: jiff::Timestamp) -> Ordering {
+fn newer_first(
+    a: Option<jiff::Timestamp>,
+    b: Option<jiff::Timestamp>,
+    pa: &Pod,
+    pb: &Pod,
+    now: jiff::Timestamp,
+) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
