@@ -1,0 +1,215 @@
+//! Simulated kubelets, like kwok but built in: `N` Nodes that register, keep their Lease
+//! in `kube-node-lease` and their Ready condition fresh, and drive the pods bound to them
+//! through a kubelet's phases without running containers (see [`pods`] and, for pods that
+//! finish, the run-to-completion marker in [`marker`]). Every controller can be tested
+//! against them. They are API clients like any kubelet: each node with its own identity
+//! (`system:node:<name>` in `system:nodes`) or, against any cluster, one shared client.
+//!
+//! Start with [`Config`], [`Identity`] and [`run`].
+
+pub mod addresses;
+pub mod marker;
+pub mod node;
+pub mod pods;
+
+use jiff::Timestamp;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a node renews its Lease (upstream's kubelet default).
+pub const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a node re-reports its status when nothing changed (its Ready heartbeat).
+pub const STATUS_REPORT_INTERVAL: Duration = Duration::from_secs(60);
+/// The group every node identity belongs to.
+pub const NODES_GROUP: &str = "system:nodes";
+
+/// Why a simulated node could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    #[error("building a node's client: {0}")]
+    Identity(#[from] pki::Error),
+    #[error("building a node's client: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+}
+
+/// The simulated nodes to run: how many, and what each offers.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub nodes: usize,
+    pub cpu: String,
+    pub memory: String,
+    pub pods: u32,
+    pub ephemeral_storage: String,
+    /// Extra labels on every node.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            nodes: 0,
+            cpu: "8".to_owned(),
+            memory: "32Gi".to_owned(),
+            pods: 110,
+            ephemeral_storage: "100Gi".to_owned(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The nodes, numbered from 1: `sim-node-1` at 10.99.0.1, and so on.
+    pub fn node_specs(&self) -> Vec<NodeSpec> {
+        (1..=self.nodes)
+            .map(|index| NodeSpec {
+                index,
+                name: node_name(index),
+                internal_ip: addresses::node_ip(index),
+                cpu: self.cpu.clone(),
+                memory: self.memory.clone(),
+                pods: self.pods,
+                ephemeral_storage: self.ephemeral_storage.clone(),
+                labels: self.labels.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The name of the simulated node numbered `index`.
+pub fn node_name(index: usize) -> String {
+    format!("sim-node-{index}")
+}
+
+/// One simulated node.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub index: usize,
+    pub name: String,
+    pub internal_ip: Ipv4Addr,
+    pub cpu: String,
+    pub memory: String,
+    pub pods: u32,
+    pub ephemeral_storage: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl NodeSpec {
+    /// The node numbered `index` with the default capacity.
+    pub fn numbered(index: usize) -> NodeSpec {
+        let config = Config { nodes: index, ..Config::default() };
+        config.node_specs().pop().expect("index >= 1")
+    }
+}
+
+/// Who the nodes are to the API server.
+pub enum Identity {
+    /// Node `i` uses `clients[i - 1]` (see [`node_client`]). A node the API server refuses
+    /// (no Node authorizer to grant node identities their writes) uses `fallback` instead.
+    PerNode { clients: Vec<kube::Client>, fallback: Option<kube::Client> },
+    /// Every node uses this client (`krust sim` against any cluster with a kubeconfig).
+    Shared(kube::Client),
+}
+
+/// A client for node `name` of the cluster of `pki`: user `system:node:<name>`, group
+/// `system:nodes`, with a certificate freshly issued by the cluster CA.
+pub async fn node_client(pki: &pki::Pki, server_url: &str, name: &str) -> Result<kube::Client, Error> {
+    let user = format!("system:node:{name}");
+    let (cert_pem, key_pem) = pki.issue_client_cert(&user, &[NODES_GROUP])?;
+    let yaml = pki::kubeconfig::Kubeconfig::new(server_url, pki.ca_pem(), &cert_pem, &key_pem, &user).to_yaml()?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Run the nodes of `config` until `shutdown` resolves.
+pub async fn run(identity: Identity, config: Config, shutdown: impl Future<Output = ()>) {
+    let nodes = config.node_specs().into_iter().map(|spec| {
+        let (client, fallback) = match &identity {
+            Identity::PerNode { clients, fallback } => (clients.get(spec.index - 1).cloned(), fallback.clone()),
+            Identity::Shared(client) => (Some(client.clone()), None),
+        };
+        async move {
+            match client.or_else(|| fallback.clone()) {
+                Some(client) => run_node(spec, client, fallback).await,
+                None => tracing::error!(node = %spec.name, "no client for the simulated node"),
+            }
+        }
+    });
+    tokio::select! {
+        _ = futures::future::join_all(nodes) => {}
+        () = shutdown => {}
+    }
+}
+
+/// Register one node (retrying until the API server takes it), then heartbeat and run its pods.
+async fn run_node(spec: NodeSpec, client: kube::Client, fallback: Option<kube::Client>) {
+    let ready_since = node::now();
+    let mut client = client;
+    let mut delay = Duration::from_millis(200);
+    let node = loop {
+        match node::register(&client, &spec, ready_since).await {
+            Ok(node) => break node,
+            Err(Error::Api(kube::Error::Api(status))) if status.code == 403 && fallback.is_some() => {
+                tracing::warn!(node = %spec.name, message = %status.message,
+                    "the API server refuses the node's own identity; simulating it with the fallback identity");
+                client = fallback.clone().expect("checked");
+            }
+            Err(error) => {
+                tracing::warn!(node = %spec.name, %error, "registering the simulated node failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    };
+    let pod_cidr =
+        node.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_else(|| addresses::fallback_pod_cidr(spec.index));
+    let ips = addresses::PodIps::new(&pod_cidr)
+        .or_else(|| addresses::PodIps::new(&addresses::fallback_pod_cidr(spec.index)))
+        .expect("the fallback range is IPv4");
+    let driver = Arc::new(pods::PodDriver::new(client.clone(), spec.name.clone(), spec.internal_ip.to_string(), ips));
+    tokio::join!(driver.run(), heartbeat(&client, &spec, node, ready_since));
+}
+
+/// Renew the Lease every [`LEASE_RENEW_INTERVAL`] and the status every [`STATUS_REPORT_INTERVAL`].
+async fn heartbeat(
+    client: &kube::Client,
+    spec: &NodeSpec,
+    mut node: k8s_openapi::api::core::v1::Node,
+    ready_since: Timestamp,
+) {
+    let mut lease = tokio::time::interval(LEASE_RENEW_INTERVAL);
+    let mut status = tokio::time::interval(STATUS_REPORT_INTERVAL);
+    status.tick().await; // Registration just reported it.
+    loop {
+        tokio::select! {
+            _ = lease.tick() => {
+                if let Err(error) = node::renew_lease(client, &node).await {
+                    tracing::warn!(node = %spec.name, %error, "renewing the node lease failed");
+                }
+            }
+            _ = status.tick() => match node::report_status(client, spec, ready_since).await {
+                Ok(reported) => node = reported,
+                Err(error) => tracing::warn!(node = %spec.name, %error, "reporting node status failed"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_numbered_from_one() {
+        let specs = Config { nodes: 3, ..Config::default() }.node_specs();
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["sim-node-1", "sim-node-2", "sim-node-3"]);
+        assert_eq!(specs[2].internal_ip, Ipv4Addr::new(10, 99, 0, 3));
+        assert_eq!(specs[0].cpu, "8");
+    }
+}
