@@ -14,13 +14,16 @@ use std::sync::Mutex;
 pub const NORMAL: &str = "Normal";
 pub const WARNING: &str = "Warning";
 
+/// What makes two events the same: the object's uid, the type, the reason and the message.
+type EventKey = (String, String, String, String);
+/// The name and count of the event recorded for each [`EventKey`].
+type Seen = HashMap<EventKey, (String, i32)>;
+
 /// Records events as `component` (upstream's event source, e.g. `replicaset-controller`).
 pub struct Recorder {
     client: Client,
     component: &'static str,
-    /// The name and count of the event already recorded for each (object uid, type, reason,
-    /// message).
-    seen: Mutex<HashMap<(String, String, String, String), (String, i32)>>,
+    seen: Mutex<Seen>,
 }
 
 impl Recorder {
@@ -75,7 +78,7 @@ impl Recorder {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String, String, String), (String, i32)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

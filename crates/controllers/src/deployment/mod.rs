@@ -120,7 +120,7 @@ impl DeploymentController {
             .into_iter()
             .filter(|rs| in_namespace(rs.namespace()) && controller_of(&rs.metadata).is_none())
             .collect();
-        queue_owners_of_orphans(&owners, &orphans, |d, rs| selects(d, rs), &self.queue);
+        queue_owners_of_orphans(&owners, &orphans, selects, &self.queue);
     }
 
     /// upstream's `rolloutRolling`: grow the new ReplicaSet within the surge, shrink old ones
