@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Where the phases run and how hard.
+/// Where the phases run and how hard. Lists expect every object of the namespace,
+/// including those the cluster adds itself (the `kube-root-ca.crt` ConfigMap).
 #[derive(Clone)]
 pub struct Target {
     pub client: Client,
@@ -42,6 +43,13 @@ impl Target {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}});
         self.client.expect(Method::POST, "/api/v1/namespaces", Some(serde_json::to_vec(&body)?), 201).await?;
         Ok(())
+    }
+
+    /// How many ConfigMaps the namespace holds now.
+    pub async fn count(&self) -> Result<usize> {
+        let body = self.client.expect(Method::GET, &self.collection(), None, 200).await?;
+        let list: Value = serde_json::from_slice(&body).context("list body")?;
+        Ok(list["items"].as_array().map_or(0, Vec::len))
     }
 
     /// Create `cm-000000` .. `cm-{total-1}`.
@@ -78,17 +86,17 @@ impl Target {
         .await
     }
 
-    /// Whole-collection lists without a limit; each must hold `objects` items.
-    pub async fn list_full(&self, objects: usize, iterations: usize, concurrency: usize) -> Outcome {
+    /// Whole-collection lists without a limit; each must hold `expected` items.
+    pub async fn list_full(&self, expected: usize, iterations: usize, concurrency: usize) -> Outcome {
         let (client, path) = (self.client.clone(), self.collection());
-        let name = format!("LIST {objects} (full)");
+        let name = format!("LIST {expected} (full)");
         closed_loop(&name, concurrency, iterations, self.budget, move |_| {
             let (client, path) = (client.clone(), path.clone());
             async move {
                 let body = client.expect(Method::GET, &path, None, 200).await?;
                 let list: Value = serde_json::from_slice(&body).context("list body")?;
                 let items = list["items"].as_array().map_or(0, Vec::len);
-                ensure!(items == objects, "full list held {items} items, not {objects}");
+                ensure!(items == expected, "full list held {items} items, not {expected}");
                 Ok(())
             }
         })
@@ -96,8 +104,8 @@ impl Target {
     }
 
     /// Lists in pages of `limit` following `continue`; each page is one sample, and each
-    /// walk must see `objects` items in all.
-    pub async fn list_paged(&self, objects: usize, limit: usize, walks: usize, concurrency: usize) -> Outcome {
+    /// walk must see `expected` items in all.
+    pub async fn list_paged(&self, expected: usize, limit: usize, walks: usize, concurrency: usize) -> Outcome {
         let (client, path) = (self.client.clone(), self.collection());
         let pages = Arc::new(Mutex::new(Vec::new()));
         let page_samples = pages.clone();
@@ -117,7 +125,7 @@ impl Target {
                     seen += page["items"].as_array().map_or(0, Vec::len);
                     token = page["metadata"]["continue"].as_str().unwrap_or_default().to_owned();
                     if token.is_empty() {
-                        ensure!(seen == objects, "paged list saw {seen} items, not {objects}");
+                        ensure!(seen == expected, "paged list saw {seen} items, not {expected}");
                         return Ok(());
                     }
                 }

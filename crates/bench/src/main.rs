@@ -95,7 +95,7 @@ async fn run(args: Args) -> Result<()> {
     let server = Server::start(&args.krust, &args.server_log, Duration::from_secs(30)).await?;
     println!("krust server pid {} on 127.0.0.1:{}", server.pid, server.port);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (idle_rss, _) = server.memory_kib()?;
+    let idle = server.memory_kib()?;
 
     let client = Client::connect(server.port, &server.tls_files(), args.connections).await?;
     let target = Target {
@@ -124,9 +124,10 @@ async fn run(args: Args) -> Result<()> {
     record(created, Goal::MinPerSecond(3000.0), &mut rows).await;
     anyhow::ensure!(objects > 0, "no object was created: {:?}", rows[0].0.first_error);
     record(target.get(objects, args.gets).await, Goal::MinPerSecond(20_000.0), &mut rows).await;
-    let full = target.list_full(objects, args.lists, args.list_concurrency).await;
+    let listed = target.count().await?;
+    let full = target.list_full(listed, args.lists, args.list_concurrency).await;
     record(full, Goal::None, &mut rows).await;
-    let paged = target.list_paged(objects, args.page_size, args.paged_lists, args.list_concurrency).await;
+    let paged = target.list_paged(listed, args.page_size, args.paged_lists, args.list_concurrency).await;
     record(paged, Goal::None, &mut rows).await;
     record(target.update(objects, args.updates).await, Goal::None, &mut rows).await;
     let fan_out = watch::FanOut {
@@ -141,16 +142,24 @@ async fn run(args: Args) -> Result<()> {
 
     drop(client);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (loaded_rss, peak_rss) = server.memory_kib()?;
+    let loaded = server.memory_kib()?;
 
     print_table(&rows);
     println!();
     let ready_ms = millis(server.ready_after);
     println!("{:<34} {:>9.0} ms   {}", "ready (spawn → /readyz ok)", ready_ms, verdict(ready_ms < 1000.0, "< 1 s"));
     let mib = |kib: u64| kib as f64 / 1024.0;
-    let idle = mib(idle_rss);
-    println!("{:<34} {:>9.1} MiB  {}", "RSS idle after start", idle, verdict(idle < 40.0, "< 40 MiB"));
-    println!("{:<34} {:>9.1} MiB  (peak {:.1} MiB)", "RSS idle after the load", mib(loaded_rss), mib(peak_rss));
+    let idle_mib = mib(idle.rss);
+    println!("{:<34} {:>9.1} MiB  {}", "RSS idle after start", idle_mib, verdict(idle_mib < 40.0, "< 40 MiB"));
+    println!("{:<34} {:>9.1} MiB", "RSS idle after the load", mib(loaded.rss));
+    for (when, m) in [("start", &idle), ("after load", &loaded)] {
+        println!(
+            "  {when}: anonymous {:.1} MiB, file-backed {:.1} MiB, peak {:.1} MiB",
+            mib(m.anon),
+            mib(m.file),
+            mib(m.peak)
+        );
+    }
     println!();
     println!("Server-side time per phase (from its /metrics: count, mean ms):");
     for (phase, moved) in breakdown {

@@ -76,19 +76,28 @@ impl Server {
         TlsFiles { ca: pki.join("ca.crt"), cert: pki.join("admin.crt"), key: pki.join("admin.key") }
     }
 
-    /// Resident memory of the server now, and its peak so far (`VmRSS`, `VmHWM`), in KiB.
-    pub fn memory_kib(&self) -> Result<(u64, u64)> {
+    /// The server's memory now, from `/proc/PID/status`.
+    pub fn memory_kib(&self) -> Result<Memory> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).context("reading /proc status")?;
         let field = |name: &str| {
             status
                 .lines()
-                .find_map(|l| l.strip_prefix(name))
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
                 .and_then(|v| v.split_whitespace().next())
                 .and_then(|v| v.parse::<u64>().ok())
                 .with_context(|| format!("{name} missing from /proc/{}/status", self.pid))
         };
-        Ok((field("VmRSS:")?, field("VmHWM:")?))
+        Ok(Memory { rss: field("VmRSS")?, peak: field("VmHWM")?, anon: field("RssAnon")?, file: field("RssFile")? })
     }
+}
+
+/// Resident memory in KiB: total, peak, and its anonymous (heap, stacks) and
+/// file-backed (the mapped binary) parts.
+pub struct Memory {
+    pub rss: u64,
+    pub peak: u64,
+    pub anon: u64,
+    pub file: u64,
 }
 
 impl Drop for Server {
