@@ -204,3 +204,31 @@ fn invalid_objects_name_their_kind() {
     assert_eq!(status["details"]["kind"], "Deployment");
     assert!(status["message"].as_str().unwrap().starts_with(r#"Deployment.apps "web" is invalid"#), "{out}");
 }
+
+#[test]
+fn core_and_events_k8s_io_events_are_one_object() {
+    let c = Cluster::start();
+    let core = r#"{"apiVersion":"v1","kind":"Event","metadata":{"name":"e1"},"involvedObject":{"kind":"Pod","name":"p","namespace":"default"},"reason":"Pulled","message":"pulled the image","type":"Normal","source":{"component":"kubelet"},"count":1}"#;
+    let (code, out) = c.curl_admin(
+        "/api/v1/namespaces/default/events",
+        &["-X", "POST", "-H", "Content-Type: application/json", "--data", core],
+    );
+    assert_eq!(code, 201, "{out}");
+    let (code, out) = c.curl_admin("/apis/events.k8s.io/v1/namespaces/default/events/e1", &[]);
+    assert_eq!(code, 200, "{out}");
+    let e = json(&out);
+    assert_eq!(e["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(e["regarding"]["name"], "p");
+    assert_eq!(e["note"], "pulled the image");
+    assert_eq!(e["deprecatedSource"]["component"], "kubelet");
+    // And the other way: written through events.k8s.io, read as a core Event by describe's query.
+    let v1 = r#"{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"e2"},"eventTime":"2026-01-01T00:00:00.000000Z","reportingController":"krust.io/test","reportingInstance":"t1","action":"Testing","regarding":{"kind":"Pod","name":"p","namespace":"default"},"reason":"Tested","note":"from events.k8s.io","type":"Normal"}"#;
+    let (code, out) = c.curl_admin(
+        "/apis/events.k8s.io/v1/namespaces/default/events",
+        &["-X", "POST", "-H", "Content-Type: application/json", "--data", v1],
+    );
+    assert_eq!(code, 201, "{out}");
+    let msgs =
+        c.ok(&["get", "events", "--field-selector", "involvedObject.name=p", "-o", "jsonpath={.items[*].message}"]);
+    assert!(msgs.contains("pulled the image") && msgs.contains("from events.k8s.io"), "{msgs}");
+}

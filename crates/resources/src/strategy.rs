@@ -57,6 +57,14 @@ pub trait Strategy: Send + Sync {
     /// What marking the object for deletion sets besides `deletionTimestamp` (a
     /// Namespace's `Terminating` phase).
     fn begin_deletion(&self, obj: &mut Value);
+    /// The resource (group, plural) whose storage this kind shares, if not its own:
+    /// upstream keeps one copy of an object served in two groups (events.k8s.io Events
+    /// are core Events) and converts.
+    fn stored_as(&self) -> Option<(&'static str, &'static str)>;
+    /// This kind's form → the stored form (identity unless [`Strategy::stored_as`]).
+    fn to_stored(&self, obj: Value) -> Value;
+    /// The stored form → this kind's form.
+    fn from_stored(&self, stored: Value) -> Value;
 }
 
 /// A strategy written against the kind's typed struct. Every method has a default, so a
@@ -101,6 +109,16 @@ pub trait TypedStrategy: Send + Sync + 'static {
     }
     /// See [`Strategy::begin_deletion`].
     fn begin_deletion(&self, _obj: &mut Self::Object) {}
+    /// See [`Strategy::stored_as`].
+    const STORED_AS: Option<(&'static str, &'static str)> = None;
+    /// See [`Strategy::to_stored`].
+    fn to_stored(&self, obj: Value) -> Value {
+        obj
+    }
+    /// See [`Strategy::from_stored`].
+    fn from_stored(&self, stored: Value) -> Value {
+        stored
+    }
 }
 
 /// Adapts a [`TypedStrategy`] to [`Strategy`]. Constructible in a `static`.
@@ -212,6 +230,18 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
 
     fn begin_deletion(&self, obj: &mut Value) {
         Self::edit(obj, |o| self.0.begin_deletion(o));
+    }
+
+    fn stored_as(&self) -> Option<(&'static str, &'static str)> {
+        S::STORED_AS
+    }
+
+    fn to_stored(&self, obj: Value) -> Value {
+        self.0.to_stored(obj)
+    }
+
+    fn from_stored(&self, stored: Value) -> Value {
+        self.0.from_stored(stored)
     }
 }
 

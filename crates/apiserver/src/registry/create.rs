@@ -73,7 +73,7 @@ impl Registry {
             return Ok(());
         }
         let key = keys::object_key(def, namespace, &name);
-        match self.store.create(&key, encode_for_store(obj)?).await {
+        match self.store.create(&key, encode_for_store(def, obj)?).await {
             Ok(rev) => {
                 object::set_meta(obj, "resourceVersion", Some(Value::String(rev.to_string())));
                 Ok(())

@@ -102,7 +102,7 @@ impl Registry {
                 if marked == current {
                     return Ok(Deleted::Pending(current));
                 }
-                let bytes = super::encode_for_store(&marked)?;
+                let bytes = super::encode_for_store(def, &marked)?;
                 self.store.update(&key, rev, bytes).await.map(|r| {
                     object::set_meta(&mut marked, "resourceVersion", Some(Value::String(r.to_string())));
                     Deleted::Pending(marked)

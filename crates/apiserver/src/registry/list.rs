@@ -84,7 +84,7 @@ impl Registry {
             let page = self.store.range(req).await?;
             revision = page.revision;
             for kv in &page.kvs {
-                let obj = decode_stored(kv)?;
+                let obj = decode_stored(def, kv)?;
                 if matches(def, &obj, &opts.label_selector, &opts.field_selector) {
                     items.push(obj);
                 }

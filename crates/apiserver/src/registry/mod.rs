@@ -121,7 +121,7 @@ impl Registry {
         let res = self.store.range(RangeRequest { start: key.clone(), ..Default::default() }).await?;
         let kv = res.kvs.into_iter().next().ok_or_else(|| not_found(def, name))?;
         let rev = kv.mod_revision;
-        Ok((decode_stored(&kv)?, rev))
+        Ok((decode_stored(def, &kv)?, rev))
     }
 
     /// Whether a namespace exists, and whether it is terminating.
@@ -144,17 +144,19 @@ pub fn not_found(def: &ResourceDef, name: &str) -> ApiError {
     ApiError::not_found(&def.group_resource(), name, subject(def, name))
 }
 
-/// Decode a stored value and stamp its `resourceVersion`.
-pub fn decode_stored(kv: &KeyValue) -> ApiResult<Value> {
-    let mut obj: Value = serde_json::from_slice(&kv.value)
+/// Decode a stored value as `def`'s kind and stamp its `resourceVersion`.
+pub fn decode_stored(def: &ResourceDef, kv: &KeyValue) -> ApiResult<Value> {
+    let stored: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::Internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    let mut obj = def.strategy.from_stored(stored);
     object::set_meta(&mut obj, "resourceVersion", Some(Value::String(kv.mod_revision.to_string())));
     Ok(obj)
 }
 
-/// Encode an object for the store: without `resourceVersion`.
-pub fn encode_for_store(obj: &Value) -> ApiResult<Bytes> {
-    let mut obj = obj.clone();
+/// Encode an object of `def`'s kind for the store: in its stored form, without
+/// `resourceVersion`.
+pub fn encode_for_store(def: &ResourceDef, obj: &Value) -> ApiResult<Bytes> {
+    let mut obj = def.strategy.to_stored(obj.clone());
     object::set_meta(&mut obj, "resourceVersion", None);
     serde_json::to_vec(&obj).map(Bytes::from).map_err(|e| ApiError::Internal(e.to_string()))
 }

@@ -178,7 +178,7 @@ impl Registry {
             }
             return Ok(());
         }
-        let bytes = encode_for_store(new).map_err(|e| storage::Error::Backend(e.to_string()))?;
+        let bytes = encode_for_store(def, new).map_err(|e| storage::Error::Backend(e.to_string()))?;
         let new_rev = self.store.update(&key, rev, bytes).await?;
         object::set_meta(new, "resourceVersion", Some(Value::String(new_rev.to_string())));
         if let Some(h) = self.hooks_for(def) {

@@ -144,8 +144,8 @@ async fn pump(
 /// A store event as the client sees it through its selectors: an object that starts
 /// matching is ADDED, one that stops is DELETED.
 fn translate(def: &ResourceDef, event: &Event, labels: &LabelSelector, fields: &FieldSelector) -> Option<WatchEvent> {
-    let new = decode_stored(&event.kv).ok()?;
-    let old = event.prev.as_ref().and_then(|p| decode_stored(p).ok());
+    let new = decode_stored(def, &event.kv).ok()?;
+    let old = event.prev.as_ref().and_then(|p| decode_stored(def, p).ok());
     let new_matches = matches(def, &new, labels, fields);
     let old_matches = old.as_ref().is_some_and(|o| matches(def, o, labels, fields));
     let kind = match event.kind {

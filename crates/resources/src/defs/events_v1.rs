@@ -51,6 +51,32 @@ fn to_core(e: &Event) -> core::Event {
     }
 }
 
+/// The events.k8s.io form of a core Event (upstream's conversion, the inverse of [`to_core`]).
+fn from_core(c: core::Event) -> Event {
+    Event {
+        metadata: c.metadata,
+        regarding: Some(c.involved_object),
+        related: c.related,
+        reason: c.reason,
+        note: c.message,
+        type_: c.type_,
+        event_time: c.event_time,
+        series: c.series.and_then(|s| {
+            Some(k8s_openapi::api::events::v1::EventSeries {
+                count: s.count?,
+                last_observed_time: s.last_observed_time?,
+            })
+        }),
+        deprecated_source: c.source,
+        deprecated_first_timestamp: c.first_timestamp,
+        deprecated_last_timestamp: c.last_timestamp,
+        deprecated_count: c.count,
+        action: c.action,
+        reporting_controller: c.reporting_component,
+        reporting_instance: c.reporting_instance,
+    }
+}
+
 /// Upstream's strict `ValidateEventCreate` for events.k8s.io/v1, beyond metadata.
 fn validate_strict(e: &Event) -> Vec<FieldError> {
     let mut errs = legacy_validate(&to_core(e), "reportingController");
@@ -83,6 +109,22 @@ fn validate_strict(e: &Event) -> Vec<FieldError> {
 
 impl TypedStrategy for EventStrategy {
     type Object = Event;
+    /// One copy of each Event, stored as a core Event.
+    const STORED_AS: Option<(&'static str, &'static str)> = Some(("", "events"));
+
+    fn to_stored(&self, obj: serde_json::Value) -> serde_json::Value {
+        match serde_json::from_value::<Event>(obj.clone()) {
+            Ok(e) => serde_json::to_value(to_core(&e)).unwrap_or(obj),
+            Err(_) => obj,
+        }
+    }
+
+    fn from_stored(&self, stored: serde_json::Value) -> serde_json::Value {
+        match serde_json::from_value::<core::Event>(stored.clone()) {
+            Ok(c) => serde_json::to_value(from_core(c)).unwrap_or(stored),
+            Err(_) => stored,
+        }
+    }
     const FIELD_SELECTORS: &'static [&'static str] = &[
         "regarding.kind",
         "regarding.namespace",
