@@ -1,6 +1,8 @@
 //! `krust`: a Kubernetes-compatible cluster in one binary. This file only parses the
 //! command line and wires the components; each lives in its own crate.
 
+mod scheduling;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::net::IpAddr;
@@ -19,6 +21,8 @@ enum Command {
     Server(ServerArgs),
     /// Run a proxy to the Kubernetes API server (kubectl proxy).
     Proxy(apiproxy::ProxyFlags),
+    /// Run simulated nodes (kubelets without containers) against a cluster.
+    Sim(scheduling::SimArgs),
 }
 
 #[derive(clap::Args)]
@@ -40,8 +44,11 @@ struct ServerArgs {
     #[arg(long)]
     write_kubeconfig: Option<PathBuf>,
     /// Components not to start, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = ["controllers"])]
+    #[arg(long, value_delimiter = ',', value_parser = ["controllers", "scheduler"])]
     disable: Vec<String>,
+    /// Run this many simulated nodes (kubelets without containers) in-process.
+    #[arg(long, default_value_t = 0)]
+    simulated_nodes: usize,
     /// Append an audit log (audit.k8s.io/v1 Events, one JSON line per request) here.
     #[arg(long)]
     audit_log_path: Option<PathBuf>,
@@ -78,6 +85,8 @@ async fn server(args: ServerArgs) -> Result<()> {
     let running = apiserver::start(&config).await?;
     let stop_controllers =
         if args.disable.iter().any(|c| c == "controllers") { None } else { Some(start_controllers(&running).await?) };
+    let scheduler = !args.disable.iter().any(|c| c == "scheduler");
+    let stop_scheduling = scheduling::start(&running, scheduler, args.simulated_nodes).await?;
     tracing::info!(address = %running.address, "API server ready");
     let kubeconfig = config.write_kubeconfig.as_ref().unwrap_or(&running.kubeconfig);
     println!("Krust API server listening on https://{}", running.address);
@@ -85,6 +94,9 @@ async fn server(args: ServerArgs) -> Result<()> {
     println!("export KUBECONFIG={}", kubeconfig.display());
     shutdown_signal().await;
     if let Some(stop) = stop_controllers {
+        let _ = stop.send(());
+    }
+    for stop in stop_scheduling {
         let _ = stop.send(());
     }
     running.state.set_shutting_down();
@@ -122,5 +134,6 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Server(args) => server(args).await,
         Command::Proxy(flags) => Ok(apiproxy::run(flags).await?),
+        Command::Sim(args) => scheduling::run_sim(args, shutdown_signal()).await,
     }
 }
