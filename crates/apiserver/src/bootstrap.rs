@@ -1,11 +1,21 @@
-//! What exists from the first start: the system namespaces, and the `kubernetes`
-//! Service in `default` with its Endpoints and EndpointSlice pointing at this server
+//! What exists from the first start: the system namespaces, the system priority
+//! classes, and the `kubernetes` Service in `default` with its Endpoints and EndpointSlice pointing at this server
 //! (upstream's bootstrap controller). Idempotent: a restart only fills what is missing.
 
 use crate::registry::{Registry, WriteOptions};
 use crate::status::{ApiError, ApiResult};
 use serde_json::{Value, json};
 use std::net::IpAddr;
+
+/// The built-in priority classes of critical system pods (upstream's scheduling bootstrap).
+const SYSTEM_PRIORITY_CLASSES: [(&str, i64, &str); 2] = [
+    ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+    (
+        "system-cluster-critical",
+        2_000_000_000,
+        "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+    ),
+];
 
 /// Namespaces every cluster has.
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -53,6 +63,14 @@ pub async fn run(registry: &Registry, advertise: IpAddr, port: u16, service_ip: 
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
         )
         .await?;
+    }
+    for (name, value, description) in SYSTEM_PRIORITY_CLASSES {
+        let class = json!({
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value, "description": description,
+            "preemptionPolicy": "PreemptLowerPriority",
+        });
+        ensure(registry, "scheduling.k8s.io", "v1", "priorityclasses", "", class).await?;
     }
     let labels = json!({"component": "apiserver", "provider": "kubernetes"});
     ensure(

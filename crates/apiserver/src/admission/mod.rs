@@ -2,10 +2,13 @@
 
 mod amount;
 mod canonical;
+mod default_storage_class;
+mod default_toleration_seconds;
 mod limit_ranger;
 mod namespace_lifecycle;
 mod node_restriction;
 mod pod_resources;
+mod priority;
 mod rbac_escalation;
 mod refusal;
 mod resource_quota;
@@ -19,9 +22,12 @@ use async_trait::async_trait;
 use serde_json::Value;
 use std::sync::Arc;
 
+pub use default_storage_class::DefaultStorageClass;
+pub use default_toleration_seconds::DefaultTolerationSeconds;
 pub use limit_ranger::LimitRanger;
 pub use namespace_lifecycle::NamespaceLifecycle;
 pub use node_restriction::NodeRestriction;
+pub use priority::Priority;
 pub use rbac_escalation::RbacEscalation;
 pub use resource_quota::ResourceQuota;
 pub use service_account::ServiceAccount;
@@ -38,6 +44,9 @@ impl Chain {
             Box::new(LimitRanger),
             Box::new(ServiceAccount),
             Box::new(NodeRestriction),
+            Box::new(Priority),
+            Box::new(DefaultTolerationSeconds),
+            Box::new(DefaultStorageClass),
             Box::new(RbacEscalation { policy }),
             Box::new(ResourceQuota),
         ])

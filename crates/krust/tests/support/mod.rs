@@ -110,6 +110,13 @@ impl Cluster {
         run.stdout
     }
 
+    /// Run kubectl with `stdin` and require success; returns stdout.
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let run = self.kubectl_stdin(args, Some(stdin));
+        assert!(run.success, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
+        run.stdout
+    }
+
     /// Run kubectl and require failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let run = self.kubectl(args);
