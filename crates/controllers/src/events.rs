@@ -42,7 +42,14 @@ impl Recorder {
         let previous = self.lock().get(&key).cloned();
         if let Some((name, count)) = previous {
             let patch = json!({"count": count + 1, "lastTimestamp": now});
-            match api.patch(&name, &PatchParams::apply(FIELD_MANAGER), &Patch::Merge(patch)).await {
+            match api
+                .patch(
+                    &name,
+                    &PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() },
+                    &Patch::Merge(patch),
+                )
+                .await
+            {
                 Ok(_) => {
                     self.lock().insert(key, (name, count + 1));
                     return;

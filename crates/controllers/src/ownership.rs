@@ -104,7 +104,14 @@ where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
     let name = object.name.as_deref().unwrap_or_default();
-    match api.patch(name, &PatchParams::default(), &Patch::Strategic(patch)).await {
+    match api
+        .patch(
+            name,
+            &PatchParams { field_manager: Some(crate::FIELD_MANAGER.to_owned()), ..Default::default() },
+            &Patch::Strategic(patch),
+        )
+        .await
+    {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.is_not_found() || s.code == 422 => Ok(false),
         Err(e) => Err(e.into()),

@@ -205,7 +205,13 @@ impl DeploymentController {
         }
         let api = Api::<Deployment>::namespaced(self.client.clone(), &d.namespace().unwrap_or_default());
         let patch = json!({"metadata": {"annotations": {annotations::REVISION: revision}}});
-        let patched = api.patch(&d.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+        let patched = api
+            .patch(
+                &d.name_any(),
+                &PatchParams { field_manager: Some(crate::FIELD_MANAGER.to_owned()), ..Default::default() },
+                &Patch::Merge(patch),
+            )
+            .await?;
         let status = d.status.take();
         *d = patched;
         d.status = status;
