@@ -1,7 +1,7 @@
 //! One scheduling cycle over a [`Snapshot`]: run the filters on every node, then score the
 //! nodes that are left and pick the best; or explain, in upstream's words, why none fit.
 
-use crate::framework::{Code, FilterPlugin, Rejection, ScorePlugin, Snapshot};
+use crate::framework::{Code, FilterPlugin, PluginState, Rejection, ScorePlugin, Snapshot};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeMap;
 
@@ -66,8 +66,9 @@ pub fn schedule(
 ) -> Result<String, FitError> {
     let mut feasible = Vec::new();
     let mut rejections = BTreeMap::new();
+    let states: Vec<Option<PluginState>> = filters.iter().map(|filter| filter.pre_filter(pod, snapshot)).collect();
     for node in &snapshot.nodes {
-        match filters.iter().try_for_each(|filter| filter.filter(pod, node)) {
+        match filters.iter().zip(&states).try_for_each(|(filter, state)| filter.filter(pod, node, state.as_ref())) {
             Ok(()) => feasible.push(node),
             Err(rejection) => {
                 rejections.insert(node.name().to_owned(), rejection);
@@ -79,7 +80,9 @@ pub fn schedule(
     }
     let mut totals = vec![0i64; feasible.len()];
     for scorer in scorers {
-        let mut scores: Vec<i64> = feasible.iter().map(|node| scorer.score(pod, node, snapshot)).collect();
+        let state = scorer.pre_score(pod, snapshot);
+        let mut scores: Vec<i64> =
+            feasible.iter().map(|node| scorer.score(pod, node, snapshot, state.as_ref())).collect();
         scorer.normalize(&mut scores);
         for (total, score) in totals.iter_mut().zip(scores) {
             *total += score * scorer.weight();

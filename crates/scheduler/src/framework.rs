@@ -231,10 +231,18 @@ impl Rejection {
     }
 }
 
+/// What a plugin computed once per scheduling cycle (upstream's PreFilter and PreScore
+/// state), handed back to it for every node.
+pub type PluginState = Box<dyn std::any::Any + Send + Sync>;
+
 /// A plugin that decides whether a pod may run on a node.
 pub trait FilterPlugin: Send + Sync {
     fn name(&self) -> &'static str;
-    fn filter(&self, pod: &Pod, node: &NodeInfo) -> Result<(), Rejection>;
+    /// Work done once per cycle, before any node is filtered.
+    fn pre_filter(&self, _pod: &Pod, _snapshot: &Snapshot) -> Option<PluginState> {
+        None
+    }
+    fn filter(&self, pod: &Pod, node: &NodeInfo, state: Option<&PluginState>) -> Result<(), Rejection>;
 }
 
 /// A plugin that ranks the nodes that passed every filter.
@@ -242,8 +250,12 @@ pub trait ScorePlugin: Send + Sync {
     fn name(&self) -> &'static str;
     /// How much this plugin's (normalized) score counts in the node's total.
     fn weight(&self) -> i64;
+    /// Work done once per cycle, before any node is scored.
+    fn pre_score(&self, _pod: &Pod, _snapshot: &Snapshot) -> Option<PluginState> {
+        None
+    }
     /// The raw score of `node` for `pod`.
-    fn score(&self, pod: &Pod, node: &NodeInfo, snapshot: &Snapshot) -> i64;
+    fn score(&self, pod: &Pod, node: &NodeInfo, snapshot: &Snapshot, state: Option<&PluginState>) -> i64;
     /// Rescale the raw scores of every feasible node into 0..=[`MAX_NODE_SCORE`].
     fn normalize(&self, _scores: &mut [i64]) {}
 }

@@ -1,7 +1,7 @@
 //! NodeResourcesBalancedAllocation: favours nodes whose cpu and memory would be used in
 //! equal proportions after placing the pod, so neither runs out while the other idles.
 
-use crate::framework::{MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, pod_requests};
+use crate::framework::{MAX_NODE_SCORE, NodeInfo, PluginState, ScorePlugin, Snapshot, pod_requests};
 use k8s_openapi::api::core::v1::Pod;
 
 pub struct BalancedAllocation;
@@ -20,7 +20,7 @@ impl ScorePlugin for BalancedAllocation {
     }
 
     /// `(1 - standard deviation of the used fractions) * 100`.
-    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot) -> i64 {
+    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
         let wanted = pod_requests(pod, true);
         let cpu = fraction(node.non_zero_requested.milli_cpu + wanted.milli_cpu, node.allocatable.milli_cpu);
         let memory = fraction(node.non_zero_requested.memory + wanted.memory, node.allocatable.memory);
@@ -41,8 +41,8 @@ mod tests {
         let snapshot = Snapshot::default();
         let info = node("n1", json!({}));
         // Half of 4 cpus and half of 8Gi: perfectly balanced.
-        assert_eq!(BalancedAllocation.score(&pod_requesting("2", "4Gi"), &info, &snapshot), 100);
+        assert_eq!(BalancedAllocation.score(&pod_requesting("2", "4Gi"), &info, &snapshot, None), 100);
         // All the cpu, an eighth of the memory: deviation (1 - 0.125) / 2.
-        assert_eq!(BalancedAllocation.score(&pod_requesting("4", "1Gi"), &info, &snapshot), 56);
+        assert_eq!(BalancedAllocation.score(&pod_requesting("4", "1Gi"), &info, &snapshot, None), 56);
     }
 }

@@ -2,7 +2,7 @@
 //! SelectorSpread): pods of one Service or ReplicaSet prefer nodes running fewer of their
 //! siblings, so replicas land on different nodes.
 
-use crate::framework::{MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot};
+use crate::framework::{MAX_NODE_SCORE, NodeInfo, PluginState, ScorePlugin, Snapshot};
 use crate::labels::{map_matches, selector_is_empty, selector_matches};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeMap;
@@ -52,7 +52,7 @@ impl ScorePlugin for DefaultSpread {
     }
 
     /// How many siblings already run on `node`.
-    fn score(&self, pod: &Pod, node: &NodeInfo, snapshot: &Snapshot) -> i64 {
+    fn score(&self, pod: &Pod, node: &NodeInfo, snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
         let selectors = sibling_selectors(pod, snapshot);
         if selectors.is_empty() {
             return 0;
@@ -107,15 +107,15 @@ mod tests {
         with_stranger.add_pod(Arc::new(labelled("db")));
         let incoming = labelled("web");
         let mut scores = [
-            DefaultSpread.score(&incoming, &with_sibling, &snapshot),
-            DefaultSpread.score(&incoming, &with_stranger, &snapshot),
+            DefaultSpread.score(&incoming, &with_sibling, &snapshot, None),
+            DefaultSpread.score(&incoming, &with_stranger, &snapshot, None),
         ];
         DefaultSpread.normalize(&mut scores);
         assert_eq!(scores, [0, 100]);
         // A pod nothing selects scores every node the same.
         let mut scores = [
-            DefaultSpread.score(&labelled("db"), &with_sibling, &snapshot),
-            DefaultSpread.score(&labelled("db"), &with_stranger, &snapshot),
+            DefaultSpread.score(&labelled("db"), &with_sibling, &snapshot, None),
+            DefaultSpread.score(&labelled("db"), &with_stranger, &snapshot, None),
         ];
         DefaultSpread.normalize(&mut scores);
         assert_eq!(scores, [100, 100]);

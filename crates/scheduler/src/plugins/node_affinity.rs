@@ -1,7 +1,7 @@
 //! NodeAffinity: `nodeSelector` and required node affinity filter nodes; preferred node
 //! affinity terms add their weights to the nodes they match.
 
-use crate::framework::{FilterPlugin, NodeInfo, Rejection, ScorePlugin, Snapshot, normalize_scores};
+use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, normalize_scores};
 use crate::labels::map_matches;
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod};
 
@@ -42,7 +42,7 @@ impl FilterPlugin for NodeAffinity {
         "NodeAffinity"
     }
 
-    fn filter(&self, pod: &Pod, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, pod: &Pod, node: &NodeInfo, _state: Option<&PluginState>) -> Result<(), Rejection> {
         let refused = || Rejection::unresolvable("node(s) didn't match Pod's node affinity/selector");
         let Some(spec) = &pod.spec else { return Ok(()) };
         if let Some(selector) = &spec.node_selector
@@ -74,7 +74,7 @@ impl ScorePlugin for NodeAffinity {
     }
 
     /// The summed weights of the preferred terms `node` matches.
-    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot) -> i64 {
+    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
         let preferred = pod
             .spec
             .as_ref()
@@ -103,8 +103,8 @@ mod tests {
     #[test]
     fn node_selector_must_match() {
         let wants_ssd = pod(json!({"containers": [], "nodeSelector": {"disk": "ssd"}}));
-        assert!(NodeAffinity.filter(&wants_ssd, &labelled("a", "ssd")).is_ok());
-        let refusal = NodeAffinity.filter(&wants_ssd, &labelled("b", "hdd")).unwrap_err();
+        assert!(NodeAffinity.filter(&wants_ssd, &labelled("a", "ssd"), None).is_ok());
+        let refusal = NodeAffinity.filter(&wants_ssd, &labelled("b", "hdd"), None).unwrap_err();
         assert_eq!(refusal.reasons, ["node(s) didn't match Pod's node affinity/selector"]);
     }
 
@@ -116,9 +116,9 @@ mod tests {
                                   {"key": "cores", "operator": "Gt", "values": ["8"]}]},
             {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["c"]}]}
         ]}}}}));
-        assert!(NodeAffinity.filter(&affinity, &labelled("a", "ssd")).is_ok());
-        assert!(NodeAffinity.filter(&affinity, &labelled("b", "hdd")).is_err());
-        assert!(NodeAffinity.filter(&affinity, &labelled("c", "hdd")).is_ok());
+        assert!(NodeAffinity.filter(&affinity, &labelled("a", "ssd"), None).is_ok());
+        assert!(NodeAffinity.filter(&affinity, &labelled("b", "hdd"), None).is_err());
+        assert!(NodeAffinity.filter(&affinity, &labelled("c", "hdd"), None).is_ok());
     }
 
     #[test]
@@ -129,8 +129,8 @@ mod tests {
         ]}}}));
         let snapshot = Snapshot::default();
         let mut scores = [
-            NodeAffinity.score(&prefers, &labelled("a", "ssd"), &snapshot),
-            NodeAffinity.score(&prefers, &labelled("b", "hdd"), &snapshot),
+            NodeAffinity.score(&prefers, &labelled("a", "ssd"), &snapshot, None),
+            NodeAffinity.score(&prefers, &labelled("b", "hdd"), &snapshot, None),
         ];
         NodeAffinity.normalize(&mut scores);
         assert_eq!(scores, [100, 0]);

@@ -1,7 +1,7 @@
 //! NodePorts: a pod's `hostPort`s must be free on the node (same protocol and port, on the
 //! same host IP or where either side binds every address).
 
-use crate::framework::{FilterPlugin, NodeInfo, Rejection, host_ports};
+use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, host_ports};
 use k8s_openapi::api::core::v1::Pod;
 
 pub struct NodePorts;
@@ -11,7 +11,7 @@ impl FilterPlugin for NodePorts {
         "NodePorts"
     }
 
-    fn filter(&self, pod: &Pod, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, pod: &Pod, node: &NodeInfo, _state: Option<&PluginState>) -> Result<(), Rejection> {
         let wanted = host_ports(pod);
         if wanted.iter().any(|port| node.used_ports.iter().any(|used| used.conflicts(port))) {
             return Err(Rejection::unschedulable("node(s) didn't have free ports for the requested pod ports"));
@@ -37,11 +37,11 @@ mod tests {
     fn used_host_ports_conflict() {
         let mut info = node("n1", json!({}));
         info.add_pod(Arc::new(with_port(8080, None, "TCP")));
-        assert!(NodePorts.filter(&with_port(8080, Some("10.0.0.1"), "TCP"), &info).is_err());
-        assert!(NodePorts.filter(&with_port(8080, None, "UDP"), &info).is_ok());
-        assert!(NodePorts.filter(&with_port(8081, None, "TCP"), &info).is_ok());
+        assert!(NodePorts.filter(&with_port(8080, Some("10.0.0.1"), "TCP"), &info, None).is_err());
+        assert!(NodePorts.filter(&with_port(8080, None, "UDP"), &info, None).is_ok());
+        assert!(NodePorts.filter(&with_port(8081, None, "TCP"), &info, None).is_ok());
         let mut specific = node("n2", json!({}));
         specific.add_pod(Arc::new(with_port(9090, Some("10.0.0.1"), "TCP")));
-        assert!(NodePorts.filter(&with_port(9090, Some("10.0.0.2"), "TCP"), &specific).is_ok());
+        assert!(NodePorts.filter(&with_port(9090, Some("10.0.0.2"), "TCP"), &specific, None).is_ok());
     }
 }

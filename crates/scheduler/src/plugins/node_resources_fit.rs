@@ -2,7 +2,9 @@
 //! storage, extended resources) and for one more pod; its score is the LeastAllocated
 //! strategy, favouring nodes with the most cpu and memory left.
 
-use crate::framework::{FilterPlugin, MAX_NODE_SCORE, NodeInfo, Rejection, ScorePlugin, Snapshot, pod_requests};
+use crate::framework::{
+    FilterPlugin, MAX_NODE_SCORE, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, pod_requests,
+};
 use k8s_openapi::api::core::v1::Pod;
 
 pub struct NodeResourcesFit;
@@ -12,7 +14,7 @@ impl FilterPlugin for NodeResourcesFit {
         "NodeResourcesFit"
     }
 
-    fn filter(&self, pod: &Pod, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, pod: &Pod, node: &NodeInfo, _state: Option<&PluginState>) -> Result<(), Rejection> {
         let mut reasons = Vec::new();
         if node.pods.len() as i64 + 1 > node.allowed_pods {
             reasons.push("Too many pods".to_owned());
@@ -64,7 +66,7 @@ impl ScorePlugin for NodeResourcesFit {
     }
 
     /// The average of the cpu and memory left after placing the pod (LeastAllocated).
-    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot) -> i64 {
+    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
         let wanted = pod_requests(pod, true);
         let cpu = least_allocated(node.non_zero_requested.milli_cpu + wanted.milli_cpu, node.allocatable.milli_cpu);
         let memory = least_allocated(node.non_zero_requested.memory + wanted.memory, node.allocatable.memory);
@@ -83,8 +85,8 @@ mod tests {
     fn refuses_what_does_not_fit_with_every_reason() {
         let mut busy = node("n1", json!({}));
         busy.add_pod(Arc::new(pod_requesting("3", "1Gi")));
-        assert!(NodeResourcesFit.filter(&pod_requesting("1", "1Gi"), &busy).is_ok());
-        let refusal = NodeResourcesFit.filter(&pod_requesting("2", "16Gi"), &busy).unwrap_err();
+        assert!(NodeResourcesFit.filter(&pod_requesting("1", "1Gi"), &busy, None).is_ok());
+        let refusal = NodeResourcesFit.filter(&pod_requesting("2", "16Gi"), &busy, None).unwrap_err();
         assert_eq!(refusal.reasons, ["Insufficient cpu", "Insufficient memory"]);
         assert_eq!(refusal.code, crate::framework::Code::Unschedulable);
     }
@@ -92,13 +94,13 @@ mod tests {
     #[test]
     fn counts_pods_and_extended_resources() {
         let full = node("n1", json!({"status": {"allocatable": {"pods": "0"}}}));
-        let refusal = NodeResourcesFit.filter(&pod(json!({"containers": []})), &full).unwrap_err();
+        let refusal = NodeResourcesFit.filter(&pod(json!({"containers": []})), &full, None).unwrap_err();
         assert_eq!(refusal.reasons, ["Too many pods"]);
         let gpu = pod(json!({"containers": [{"name": "c", "resources": {"requests": {"example.com/gpu": "1"}}}]}));
-        let refusal = NodeResourcesFit.filter(&gpu, &node("n2", json!({}))).unwrap_err();
+        let refusal = NodeResourcesFit.filter(&gpu, &node("n2", json!({})), None).unwrap_err();
         assert_eq!(refusal.reasons, ["Insufficient example.com/gpu"]);
         let with_gpu = node("n3", json!({"status": {"allocatable": {"example.com/gpu": "2"}}}));
-        assert!(NodeResourcesFit.filter(&gpu, &with_gpu).is_ok());
+        assert!(NodeResourcesFit.filter(&gpu, &with_gpu, None).is_ok());
     }
 
     #[test]
@@ -109,7 +111,7 @@ mod tests {
         let wanted = pod_requesting("1", "1Gi");
         let snapshot = Snapshot::default();
         // cpu (4-1)/4 = 75, memory (8-1)/8 = 87 → 81; busy: 25 and 37 → 31.
-        assert_eq!(NodeResourcesFit.score(&wanted, &empty, &snapshot), 81);
-        assert_eq!(NodeResourcesFit.score(&wanted, &busy, &snapshot), 31);
+        assert_eq!(NodeResourcesFit.score(&wanted, &empty, &snapshot, None), 81);
+        assert_eq!(NodeResourcesFit.score(&wanted, &busy, &snapshot, None), 31);
     }
 }

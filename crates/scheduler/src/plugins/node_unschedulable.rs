@@ -1,7 +1,7 @@
 //! NodeUnschedulable: cordoned nodes (`spec.unschedulable`) take only pods that tolerate
 //! the `node.kubernetes.io/unschedulable:NoSchedule` taint.
 
-use crate::framework::{FilterPlugin, NodeInfo, Rejection};
+use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection};
 use crate::plugins::taint_toleration::tolerates;
 use k8s_openapi::api::core::v1::{Pod, Taint};
 
@@ -14,7 +14,7 @@ impl FilterPlugin for NodeUnschedulable {
         "NodeUnschedulable"
     }
 
-    fn filter(&self, pod: &Pod, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, pod: &Pod, node: &NodeInfo, _state: Option<&PluginState>) -> Result<(), Rejection> {
         if !node.node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false) {
             return Ok(());
         }
@@ -38,12 +38,15 @@ mod tests {
     fn cordoned_nodes_refuse_pods_without_the_toleration() {
         let cordoned = node("n1", json!({"spec": {"unschedulable": true}}));
         let plain = pod(json!({"containers": [{"name": "c"}]}));
-        assert_eq!(NodeUnschedulable.filter(&plain, &cordoned).unwrap_err().reasons, ["node(s) were unschedulable"]);
-        assert!(NodeUnschedulable.filter(&plain, &node("n2", json!({}))).is_ok());
+        assert_eq!(
+            NodeUnschedulable.filter(&plain, &cordoned, None).unwrap_err().reasons,
+            ["node(s) were unschedulable"]
+        );
+        assert!(NodeUnschedulable.filter(&plain, &node("n2", json!({})), None).is_ok());
         let tolerant = pod(json!({
             "containers": [{"name": "c"}],
             "tolerations": [{"key": UNSCHEDULABLE_TAINT, "operator": "Exists", "effect": "NoSchedule"}]
         }));
-        assert!(NodeUnschedulable.filter(&tolerant, &cordoned).is_ok());
+        assert!(NodeUnschedulable.filter(&tolerant, &cordoned, None).is_ok());
     }
 }

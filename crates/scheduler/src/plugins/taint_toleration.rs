@@ -1,7 +1,7 @@
 //! TaintToleration: a node's `NoSchedule` and `NoExecute` taints keep out pods that do not
 //! tolerate them; `PreferNoSchedule` taints lower the node's score.
 
-use crate::framework::{FilterPlugin, NodeInfo, Rejection, ScorePlugin, Snapshot, normalize_scores};
+use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, normalize_scores};
 use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
 
 pub struct TaintToleration;
@@ -36,7 +36,7 @@ impl FilterPlugin for TaintToleration {
         "TaintToleration"
     }
 
-    fn filter(&self, pod: &Pod, node: &NodeInfo) -> Result<(), Rejection> {
+    fn filter(&self, pod: &Pod, node: &NodeInfo, _state: Option<&PluginState>) -> Result<(), Rejection> {
         let tolerations = tolerations(pod);
         let untolerated = taints(node)
             .iter()
@@ -63,7 +63,7 @@ impl ScorePlugin for TaintToleration {
     }
 
     /// The number of `PreferNoSchedule` taints the pod does not tolerate.
-    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot) -> i64 {
+    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
         let tolerations: Vec<&Toleration> = tolerations(pod)
             .iter()
             .filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule"))
@@ -92,14 +92,14 @@ mod tests {
         let tainted =
             node("n1", json!({"spec": {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]}}));
         let plain = pod(json!({"containers": []}));
-        let refusal = TaintToleration.filter(&plain, &tainted).unwrap_err();
+        let refusal = TaintToleration.filter(&plain, &tainted, None).unwrap_err();
         assert_eq!(refusal.reasons, ["node(s) had untolerated taint {dedicated: db}"]);
         let tolerant = pod(json!({"containers": [], "tolerations": [{"key": "dedicated", "value": "db"}]}));
-        assert!(TaintToleration.filter(&tolerant, &tainted).is_ok());
+        assert!(TaintToleration.filter(&tolerant, &tainted, None).is_ok());
         let wrong_value = pod(json!({"containers": [], "tolerations": [{"key": "dedicated", "value": "web"}]}));
-        assert!(TaintToleration.filter(&wrong_value, &tainted).is_err());
+        assert!(TaintToleration.filter(&wrong_value, &tainted, None).is_err());
         let everything = pod(json!({"containers": [], "tolerations": [{"operator": "Exists"}]}));
-        assert!(TaintToleration.filter(&everything, &tainted).is_ok());
+        assert!(TaintToleration.filter(&everything, &tainted, None).is_ok());
     }
 
     #[test]
@@ -108,10 +108,12 @@ mod tests {
         let clean = node("n2", json!({}));
         let plain = pod(json!({"containers": []}));
         let snapshot = Snapshot::default();
-        let mut scores =
-            [TaintToleration.score(&plain, &soft, &snapshot), TaintToleration.score(&plain, &clean, &snapshot)];
+        let mut scores = [
+            TaintToleration.score(&plain, &soft, &snapshot, None),
+            TaintToleration.score(&plain, &clean, &snapshot, None),
+        ];
         TaintToleration.normalize(&mut scores);
         assert_eq!(scores, [0, 100]);
-        assert!(TaintToleration.filter(&plain, &soft).is_ok());
+        assert!(TaintToleration.filter(&plain, &soft, None).is_ok());
     }
 }
