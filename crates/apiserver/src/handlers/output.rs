@@ -48,7 +48,7 @@ fn column_definitions(def: &ResourceDef) -> Value {
 }
 
 fn row(def: &ResourceDef, obj: &Value, include: IncludeObject) -> Value {
-    let mut row = json!({"cells": def.strategy.cells(obj)});
+    let mut row = object([("cells", Value::Array(def.strategy.cells(obj)))]);
     match include {
         IncludeObject::None => {}
         IncludeObject::Metadata => row["object"] = partial_metadata(obj),
@@ -57,15 +57,21 @@ fn row(def: &ResourceDef, obj: &Value, include: IncludeObject) -> Value {
     row
 }
 
+/// An object built from owned values, in this key order (`json!` would deep-copy
+/// every value it is given).
+fn object(fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
 /// A Table of `items`, with list metadata.
 pub fn table(def: &ResourceDef, items: &[Value], list_meta: Value, include: IncludeObject) -> Value {
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": list_meta,
-        "columnDefinitions": column_definitions(def),
-        "rows": items.iter().map(|o| row(def, o, include)).collect::<Vec<_>>(),
-    })
+    object([
+        ("kind", Value::from("Table")),
+        ("apiVersion", Value::from("meta.k8s.io/v1")),
+        ("metadata", list_meta),
+        ("columnDefinitions", column_definitions(def)),
+        ("rows", Value::Array(items.iter().map(|o| row(def, o, include)).collect())),
+    ])
 }
 
 /// Render one object.
@@ -90,12 +96,12 @@ pub fn list_body(def: &ResourceDef, items: Vec<Value>, revision: i64, cont: Opti
     let meta = Value::Object(meta);
     match render.output {
         Output::Table => table(def, &items, meta, render.include),
-        Output::Metadata => json!({
-            "kind": "PartialObjectMetadataList",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": meta,
-            "items": items.iter().map(partial_metadata).collect::<Vec<_>>(),
-        }),
+        Output::Metadata => object([
+            ("kind", Value::from("PartialObjectMetadataList")),
+            ("apiVersion", Value::from("meta.k8s.io/v1")),
+            ("metadata", meta),
+            ("items", Value::Array(items.iter().map(partial_metadata).collect())),
+        ]),
         Output::Json | Output::Yaml => {
             // Items of a typed list carry no apiVersion/kind, as upstream encodes them.
             let items: Vec<Value> = items
@@ -108,14 +114,19 @@ pub fn list_body(def: &ResourceDef, items: Vec<Value>, revision: i64, cont: Opti
                     o
                 })
                 .collect();
-            json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(), "metadata": meta, "items": items})
+            object([
+                ("kind", Value::from(format!("{}List", def.kind))),
+                ("apiVersion", Value::from(def.api_version())),
+                ("metadata", meta),
+                ("items", Value::Array(items)),
+            ])
         }
     }
 }
 
 /// A watch event line's object in the requested form.
 pub fn watch_event(def: &ResourceDef, ev: WatchEvent, render: Render) -> Value {
-    let object = match (ev.kind, render.output) {
+    let rendered = match (ev.kind, render.output) {
         ("ERROR" | "BOOKMARK", _) => ev.object,
         (_, Output::Table) => {
             let rv = ev.object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
@@ -124,7 +135,7 @@ pub fn watch_event(def: &ResourceDef, ev: WatchEvent, render: Render) -> Value {
         (_, Output::Metadata) => partial_metadata(&ev.object),
         _ => ev.object,
     };
-    json!({"type": ev.kind, "object": object})
+    object([("type", Value::from(ev.kind)), ("object", rendered)])
 }
 
 /// A response with `body` encoded as JSON or YAML, and `Warning` headers.
