@@ -42,6 +42,15 @@ fn create_commands_send_protobuf_and_objects_come_back() {
     let row: Vec<&str> = svc.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!((row[0], row[1], row[3], row[4]), ("web", "ClusterIP", "<none>", "80/TCP"), "{svc}");
     assert!(row[2].starts_with("10.0."), "{svc}");
+    // Workload generators send protobuf too.
+    c.ok(&["create", "deployment", "web", "-n", "demo", "--image=nginx", "--replicas=2", "--port=80"]);
+    let d = c.ok(&["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort}"]);
+    assert_eq!(d, "2 80");
+    c.ok(&["create", "job", "once", "-n", "demo", "--image=busybox", "--", "echo", "hi"]);
+    let job = c.ok(&["get", "job", "once", "-n", "demo", "-o", "jsonpath={.spec.template.spec.containers[0].command}"]);
+    assert_eq!(job, r#"["echo","hi"]"#);
+    c.ok(&["create", "cronjob", "tick", "-n", "demo", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"]);
+    assert_eq!(c.ok(&["get", "cronjob", "tick", "-n", "demo", "-o", "jsonpath={.spec.schedule}"]), "*/5 * * * *");
 }
 
 #[test]
