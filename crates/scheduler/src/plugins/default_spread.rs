@@ -44,7 +44,7 @@ fn sibling_selectors<'a>(pod: &Pod, snapshot: &'a Snapshot) -> Vec<Selector<'a>>
 
 impl ScorePlugin for DefaultSpread {
     fn name(&self) -> &'static str {
-        "PodTopologySpread"
+        "DefaultPodTopologySpread"
     }
 
     fn weight(&self) -> i64 {
@@ -53,6 +53,10 @@ impl ScorePlugin for DefaultSpread {
 
     /// How many siblings already run on `node`.
     fn score(&self, pod: &Pod, node: &NodeInfo, snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
+        // A pod's own constraints replace the default ones.
+        if pod.spec.as_ref().is_some_and(|s| s.topology_spread_constraints.as_ref().is_some_and(|c| !c.is_empty())) {
+            return 0;
+        }
         let selectors = sibling_selectors(pod, snapshot);
         if selectors.is_empty() {
             return 0;
