@@ -114,3 +114,32 @@ fn run_to_completion_pods_succeed_or_fail() {
     assert_eq!(code, "3");
     assert!(cluster.ok(&["get", "pod", "done", "--no-headers"]).contains("Completed"));
 }
+
+#[test]
+fn an_unschedulable_pod_is_retried_when_a_node_changes() {
+    let cluster = cluster();
+    cluster.ok(&["run", "picky", "--image=nginx", "--overrides", r#"{"spec":{"nodeSelector":{"disk":"ssd"}}}"#]);
+    let message = eventually(30, || {
+        let out = cluster.ok(&["get", "pod", "picky", "-o", "jsonpath={.status.conditions[0].message}"]);
+        (!out.is_empty()).then_some(out)
+    });
+    assert!(
+        message.starts_with("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."),
+        "{message}"
+    );
+    cluster.ok(&["label", "node", "sim-node-2", "disk=ssd"]);
+    let node = eventually(30, || {
+        let out = cluster.ok(&["get", "pod", "picky", "-o", "jsonpath={.spec.nodeName}"]);
+        (!out.is_empty()).then_some(out)
+    });
+    assert_eq!(node, "sim-node-2");
+    // Cordoned nodes take nothing new; the pod goes to the one left.
+    cluster.ok(&["cordon", "sim-node-1"]);
+    cluster.ok(&["cordon", "sim-node-3"]);
+    cluster.ok(&["run", "late", "--image=nginx"]);
+    let node = eventually(30, || {
+        let out = cluster.ok(&["get", "pod", "late", "-o", "jsonpath={.spec.nodeName}"]);
+        (!out.is_empty()).then_some(out)
+    });
+    assert_eq!(node, "sim-node-2");
+}
