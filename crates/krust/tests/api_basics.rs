@@ -46,7 +46,9 @@ fn version_discovery_and_public_endpoints() {
     let (code, verbose) = c.curl("/readyz?verbose", &[]);
     assert_eq!(code, 200);
     assert!(verbose.contains("[+]etcd ok") && verbose.ends_with("readyz check passed\n"), "{verbose}");
-    assert_eq!(c.curl("/livez/ping", &[]), (200, "ok".to_owned()));
+    // Single checks are for monitoring (system:monitoring), not anonymous callers.
+    assert_eq!(c.curl("/livez/ping", &[]).0, 403);
+    assert_eq!(c.curl_admin("/livez/ping", &[]), (200, "ok".to_owned()));
 
     // A3: anonymous on a resource path: 401 with exactly upstream's Status.
     let (code, body) = c.curl("/api/v1/pods", &[]);

@@ -65,6 +65,8 @@ pub trait Strategy: Send + Sync {
     fn to_stored(&self, obj: Value) -> Value;
     /// The stored form → this kind's form.
     fn from_stored(&self, stored: Value) -> Value;
+    /// A warning every request on this resource gets (upstream's deprecation notices).
+    fn deprecation(&self) -> Option<&'static str>;
 }
 
 /// A strategy written against the kind's typed struct. Every method has a default, so a
@@ -111,6 +113,8 @@ pub trait TypedStrategy: Send + Sync + 'static {
     fn begin_deletion(&self, _obj: &mut Self::Object) {}
     /// See [`Strategy::stored_as`].
     const STORED_AS: Option<(&'static str, &'static str)> = None;
+    /// See [`Strategy::deprecation`].
+    const DEPRECATION: Option<&'static str> = None;
     /// See [`Strategy::to_stored`].
     fn to_stored(&self, obj: Value) -> Value {
         obj
@@ -242,6 +246,10 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
 
     fn from_stored(&self, stored: Value) -> Value {
         self.0.from_stored(stored)
+    }
+
+    fn deprecation(&self) -> Option<&'static str> {
+        S::DEPRECATION
     }
 }
 

@@ -70,8 +70,16 @@ pub fn lookup(info: &RequestInfo) -> ApiResult<&'static ResourceDef> {
 }
 
 pub async fn handle(state: &ApiServer, call: Call<'_>) -> ApiResult<Response> {
+    let def = lookup(call.info)?;
+    let mut response = serve(state, def, call).await?;
+    if let Some(warning) = def.strategy.deprecation() {
+        output::add_warnings(&mut response, &[warning.to_owned()]);
+    }
+    Ok(response)
+}
+
+async fn serve(state: &ApiServer, def: &'static ResourceDef, call: Call<'_>) -> ApiResult<Response> {
     let info = call.info;
-    let def = lookup(info)?;
     if def.namespaced && info.namespace.is_empty() && !matches!(info.verb.as_str(), "list" | "watch") {
         return Err(ApiError::NotFound {
             message: "the server could not find the requested resource".to_owned(),
