@@ -13,8 +13,7 @@ use crate::{Error, FIELD_MANAGER};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use serde_json::json;
+use kube::api::{Api, DeleteParams, PostParams};
 
 fn params() -> PostParams {
     PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() }
@@ -93,7 +92,9 @@ impl DeploymentController {
             }
             let revision = annotations::revision(&rs).to_string();
             sets[i] = rs;
-            let mut update = self.set_revision(d, &revision).await?;
+            // Written with the status, as upstream does (a write of the main resource would bump
+            // the generation).
+            let mut update = set_deployment_revision(d, &revision);
             let deadline = conditions::has_progress_deadline(d);
             let status = d.status.get_or_insert_with(Default::default);
             if deadline && conditions::get(status, PROGRESSING).is_none() {
@@ -184,7 +185,7 @@ impl DeploymentController {
             let message = format!("Scaled up replica set {} to {size} from 0", created.name_any());
             self.events.record(d, NORMAL, "ScalingReplicaSet", &message).await;
         }
-        let mut update = self.set_revision(d, &revision.to_string()).await?;
+        let mut update = set_deployment_revision(d, &revision.to_string());
         if !already_existed && conditions::has_progress_deadline(d) {
             let message = format!("Created new replica set {:?}", created.name_any());
             let c = conditions::condition(PROGRESSING, "True", conditions::NEW_RS_CREATED, message);
@@ -195,27 +196,6 @@ impl DeploymentController {
             self.update_status(d).await?;
         }
         Ok(created)
-    }
-
-    /// Record `revision` in the Deployment's annotation (a metadata patch: a status write
-    /// does not carry metadata). Returns whether the status should be written too.
-    async fn set_revision(&self, d: &mut Deployment, revision: &str) -> Result<bool, Error> {
-        if !set_deployment_revision(d, revision) {
-            return Ok(false);
-        }
-        let api = Api::<Deployment>::namespaced(self.client.clone(), &d.namespace().unwrap_or_default());
-        let patch = json!({"metadata": {"annotations": {annotations::REVISION: revision}}});
-        let patched = api
-            .patch(
-                &d.name_any(),
-                &PatchParams { field_manager: Some(crate::FIELD_MANAGER.to_owned()), ..Default::default() },
-                &Patch::Merge(patch),
-            )
-            .await?;
-        let status = d.status.take();
-        *d = patched;
-        d.status = status;
-        Ok(true)
     }
 
     /// Resize `rs` to `size` with the Deployment's replica annotations (upstream's
