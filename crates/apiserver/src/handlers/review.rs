@@ -6,7 +6,7 @@
 use super::output;
 use super::resource::Call;
 use crate::auth::User;
-use crate::auth::authorize::decide;
+use crate::auth::authorize::decide_with_nodes;
 use crate::negotiate::{Output, decode_body};
 use crate::server::ApiServer;
 use crate::status::{ApiError, ApiResult};
@@ -66,7 +66,7 @@ fn attributes(user: User, spec: &Value) -> ApiResult<rbac::Attributes> {
 }
 
 fn access_status(state: &ApiServer, attrs: &rbac::Attributes) -> Value {
-    let (allowed, reason) = decide(&state.policy.current(), attrs);
+    let (allowed, reason) = decide_with_nodes(&state.nodes, &state.policy.current(), attrs);
     let mut status = json!({"allowed": allowed});
     if !reason.is_empty() {
         status["reason"] = json!(reason);
