@@ -9,7 +9,11 @@ use std::net::IpAddr;
 
 /// The built-in priority classes of critical system pods (upstream's scheduling bootstrap).
 const SYSTEM_PRIORITY_CLASSES: [(&str, i64, &str); 2] = [
-    ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+    (
+        "system-node-critical",
+        2_000_001_000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
     (
         "system-cluster-critical",
         2_000_000_000,

@@ -133,14 +133,24 @@ fn pods_get_priority_and_default_tolerations_claims_the_default_class() {
     let c = Cluster::start();
     support::eventually(20, || c.kubectl(&["get", "serviceaccount", "default"]).success.then_some(()));
     c.ok(&["run", "plain", "--image=busybox", "--restart=Never"]);
-    let got = c.ok(&["get", "pod", "plain", "-o", "jsonpath={.spec.priority} {.spec.preemptionPolicy} {.spec.tolerations[*].key}"]);
+    let got = c.ok(&[
+        "get",
+        "pod",
+        "plain",
+        "-o",
+        "jsonpath={.spec.priority} {.spec.preemptionPolicy} {.spec.tolerations[*].key}",
+    ]);
     assert_eq!(got, "0 PreemptLowerPriority node.kubernetes.io/not-ready node.kubernetes.io/unreachable");
     let critical = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"critical"},"spec":{"priorityClassName":"system-cluster-critical","containers":[{"name":"c","image":"busybox"}]}}"#;
     c.ok_stdin(&["create", "-f", "-"], critical);
     assert_eq!(c.ok(&["get", "pod", "critical", "-o", "jsonpath={.spec.priority}"]), "2000000000");
     let missing = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"nope"},"spec":{"priorityClassName":"no-such","containers":[{"name":"c","image":"busybox"}]}}"#;
     let run = c.kubectl_stdin(&["create", "-f", "-"], Some(missing));
-    assert!(run.stderr.contains(r#"pods "nope" is forbidden: no PriorityClass with name no-such was found"#), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#"pods "nope" is forbidden: no PriorityClass with name no-such was found"#),
+        "{}",
+        run.stderr
+    );
 
     let sc = r#"{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"standard","annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},"provisioner":"example.com/none"}"#;
     c.ok_stdin(&["create", "-f", "-"], sc);

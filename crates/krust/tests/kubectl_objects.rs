@@ -44,7 +44,15 @@ fn create_commands_send_protobuf_and_objects_come_back() {
     assert!(row[2].starts_with("10.0."), "{svc}");
     // Workload generators send protobuf too.
     c.ok(&["create", "deployment", "web", "-n", "demo", "--image=nginx", "--replicas=2", "--port=80"]);
-    let d = c.ok(&["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort}"]);
+    let d = c.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "demo",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort}",
+    ]);
     assert_eq!(d, "2 80");
     c.ok(&["create", "job", "once", "-n", "demo", "--image=busybox", "--", "echo", "hi"]);
     let job = c.ok(&["get", "job", "once", "-n", "demo", "-o", "jsonpath={.spec.template.spec.containers[0].command}"]);

@@ -13,7 +13,13 @@ pub struct DefaultStorageClass;
 
 #[async_trait]
 impl Admission for DefaultStorageClass {
-    async fn admit(&self, registry: &Registry, attrs: &Attributes<'_>, obj: &mut Value, _old: Option<&Value>) -> ApiResult<()> {
+    async fn admit(
+        &self,
+        registry: &Registry,
+        attrs: &Attributes<'_>,
+        obj: &mut Value,
+        _old: Option<&Value>,
+    ) -> ApiResult<()> {
         let is_claim = attrs.def.group.is_empty() && attrs.def.plural == "persistentvolumeclaims";
         // An explicit class, even "", is the user's choice.
         if attrs.operation != Operation::Create || !is_claim || obj.pointer("/spec/storageClassName").is_some() {

@@ -23,7 +23,13 @@ fn tolerates(toleration: &Value, key: &str) -> bool {
 
 #[async_trait]
 impl Admission for DefaultTolerationSeconds {
-    async fn admit(&self, _registry: &Registry, attrs: &Attributes<'_>, obj: &mut Value, _old: Option<&Value>) -> ApiResult<()> {
+    async fn admit(
+        &self,
+        _registry: &Registry,
+        attrs: &Attributes<'_>,
+        obj: &mut Value,
+        _old: Option<&Value>,
+    ) -> ApiResult<()> {
         if attrs.operation != Operation::Create || !attrs.def.group.is_empty() || attrs.def.plural != "pods" {
             return Ok(());
         }
@@ -34,7 +40,9 @@ impl Admission for DefaultTolerationSeconds {
         let tolerations = spec["tolerations"].as_array_mut().expect("made an array above");
         for key in TAINTS {
             if !tolerations.iter().any(|t| tolerates(t, key)) {
-                tolerations.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": SECONDS}));
+                tolerations.push(
+                    json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": SECONDS}),
+                );
             }
         }
         Ok(())

@@ -30,10 +30,11 @@ async fn class_for(registry: &Registry, name: Option<&str>) -> ApiResult<Option<
         },
         None => {
             let all = registry.list(def, "", &ListOptions::default()).await?;
-            let default = all.items.iter().filter(|pc| pc.get("globalDefault") == Some(&json!(true))).min_by_key(|pc| {
-                // Upstream picks the lowest-valued default class when several claim it.
-                pc.get("value").and_then(Value::as_i64).unwrap_or(0)
-            });
+            let default =
+                all.items.iter().filter(|pc| pc.get("globalDefault") == Some(&json!(true))).min_by_key(|pc| {
+                    // Upstream picks the lowest-valued default class when several claim it.
+                    pc.get("value").and_then(Value::as_i64).unwrap_or(0)
+                });
             Ok(default.map(describe))
         }
     }
@@ -41,11 +42,18 @@ async fn class_for(registry: &Registry, name: Option<&str>) -> ApiResult<Option<
 
 #[async_trait]
 impl Admission for Priority {
-    async fn admit(&self, registry: &Registry, attrs: &Attributes<'_>, obj: &mut Value, _old: Option<&Value>) -> ApiResult<()> {
+    async fn admit(
+        &self,
+        registry: &Registry,
+        attrs: &Attributes<'_>,
+        obj: &mut Value,
+        _old: Option<&Value>,
+    ) -> ApiResult<()> {
         if !is_pod_create(attrs) {
             return Ok(());
         }
-        let named = obj.pointer("/spec/priorityClassName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_owned);
+        let named =
+            obj.pointer("/spec/priorityClassName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_owned);
         let (class, value, policy) = match class_for(registry, named.as_deref()).await? {
             Some(found) => found,
             None if named.is_some() => {
@@ -59,7 +67,9 @@ impl Admission for Priority {
                 return Err(forbidden(
                     attrs,
                     obj,
-                    format!("the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"),
+                    format!(
+                        "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
+                    ),
                 ));
             }
         }

@@ -231,12 +231,16 @@ impl Registry {
             let node = new.pointer("/spec/nodeName").cloned().unwrap_or(Value::Null);
             *new = old.clone();
             new["spec"]["nodeName"] = node;
+            mark_scheduled(new);
             return Ok(());
         }
         if sub == Subresource::Status {
-            // Only status changes; everything else stays as it was.
+            // Only status changes, and annotations: upstream's status strategies keep
+            // the new annotations (the deployment controller records its revision so).
             let status = new.get("status").cloned();
+            let annotations = object::metadata(new).and_then(|m| m.get("annotations")).cloned();
             *new = old.clone();
+            object::set_meta(new, "annotations", annotations);
             match status {
                 Some(s) => new["status"] = s,
                 None => {
@@ -278,6 +282,26 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// A bound pod's `PodScheduled` condition turns True, as upstream's binding sets it.
+fn mark_scheduled(pod: &mut Value) {
+    let condition = serde_json::json!({
+        "type": "PodScheduled",
+        "status": "True",
+        "lastProbeTime": null,
+        "lastTransitionTime": object::now_rfc3339(),
+    });
+    if !pod.get("status").is_some_and(Value::is_object) {
+        pod["status"] = serde_json::json!({});
+    }
+    let status = &mut pod["status"];
+    if !status.get("conditions").is_some_and(Value::is_array) {
+        status["conditions"] = serde_json::json!([]);
+    }
+    let conditions = status["conditions"].as_array_mut().expect("made an array above");
+    conditions.retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
+    conditions.push(condition);
 }
 
 /// Pods with a grace period left are removed by their kubelet, not by the last

@@ -101,7 +101,8 @@ fn format_endpoints(ep: &Endpoints) -> String {
 
 impl TypedStrategy for EndpointsStrategy {
     type Object = Endpoints;
-    const DEPRECATION: Option<&'static str> = Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice");
+    const DEPRECATION: Option<&'static str> =
+        Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice");
 
     fn default(&self, ep: &mut Endpoints) {
         for port in ep.subsets.iter_mut().flatten().flat_map(|s| s.ports.iter_mut().flatten()) {
