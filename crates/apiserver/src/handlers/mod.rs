@@ -1,6 +1,7 @@
 //! Request handlers: the route table of the API server and one module per concern.
 
 pub mod discovery;
+mod eviction;
 pub mod health;
 pub mod openapi;
 pub mod output;

@@ -96,6 +96,9 @@ async fn serve(state: &ApiServer, def: &'static ResourceDef, call: Call<'_>) -> 
         "finalize" if def.has(resources::Subresource::Finalize) && info.verb == "update" => Subresource::Finalize,
         "scale" if def.has(resources::Subresource::Scale) => return super::scale::handle(state, def, ns, &call).await,
         "binding" if def.has(resources::Subresource::Binding) => return bind(state, def, ns, &call).await,
+        "eviction" if def.has(resources::Subresource::Eviction) => {
+            return super::eviction::handle(state, def, ns, &call).await;
+        }
         "token" if def.has(resources::Subresource::Token) => return super::token::handle(state, def, ns, &call).await,
         _ => {
             return Err(ApiError::NotFound {
