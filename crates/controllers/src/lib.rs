@@ -12,15 +12,19 @@
 //! - [`clusterrole_aggregation`]: ClusterRoles with an `aggregationRule` hold the rules of
 //!   the roles they select;
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep their number of pods;
-//! - [`deployment`]: Deployments roll out through ReplicaSets.
+//! - [`deployment`]: Deployments roll out through ReplicaSets;
+//! - [`job`]: Jobs run pods to completion, and finished Jobs expire after their TTL;
+//! - [`cronjob`]: CronJobs start Jobs on a cron schedule.
 //!
 //! Start with [`client`], [`Context`] and [`run`].
 
 pub mod clusterrole_aggregation;
+pub mod cronjob;
 pub mod deployment;
 pub mod discovery;
 pub mod events;
 pub mod garbagecollector;
+pub mod job;
 pub mod labels;
 pub mod namespace;
 pub mod ownership;
@@ -86,6 +90,8 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result
             serviceaccount_token::run(client.clone(), &context.root_ca_pem, &context.pki_dir),
             clusterrole_aggregation::run(client.clone()),
             deployment::run(client.clone()),
+            job::run(client.clone()),
+            cronjob::run(client.clone()),
             replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone()),
             replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
         )
