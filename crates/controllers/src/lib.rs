@@ -14,7 +14,11 @@
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers keep their number of pods;
 //! - [`deployment`]: Deployments roll out through ReplicaSets;
 //! - [`job`]: Jobs run pods to completion, and finished Jobs expire after their TTL;
-//! - [`cronjob`]: CronJobs start Jobs on a cron schedule.
+//! - [`cronjob`]: CronJobs start Jobs on a cron schedule;
+//! - [`node_lifecycle`]: silent nodes go `Unknown` and get tainted; [`taint_eviction`]
+//!   removes the pods that do not tolerate a `NoExecute` taint;
+//! - [`disruption`]: PodDisruptionBudget status;
+//! - [`podgc`]: deletes pods of vanished nodes and excess finished pods.
 //!
 //! Start with [`client`], [`Context`] and [`run`].
 
@@ -22,18 +26,22 @@ pub mod clusterrole_aggregation;
 pub mod cronjob;
 pub mod deployment;
 pub mod discovery;
+pub mod disruption;
 pub mod events;
 pub mod garbagecollector;
 pub mod job;
 pub mod labels;
 pub mod namespace;
+pub mod node_lifecycle;
 pub mod ownership;
+pub mod podgc;
 pub mod queue;
 pub mod replicaset;
 pub mod root_ca_publisher;
 pub mod runner;
 pub mod serviceaccount;
 pub mod serviceaccount_token;
+pub mod taint_eviction;
 
 mod client;
 
@@ -69,12 +77,19 @@ pub struct Context {
     pub root_ca_pem: String,
     /// The PKI directory, where the API server's service account signing key is.
     pub pki_dir: PathBuf,
+    /// How long a node's kubelet may be silent before the node goes `Unknown`.
+    pub node_monitor_grace_period: std::time::Duration,
 }
 
 impl Context {
     /// The context of a controller manager using `client` in the cluster of `pki`.
     pub fn new(client: kube::Client, pki: &pki::Pki) -> Context {
-        Context { client, root_ca_pem: pki.ca_pem().to_owned(), pki_dir: pki.dir().to_path_buf() }
+        Context {
+            client,
+            root_ca_pem: pki.ca_pem().to_owned(),
+            pki_dir: pki.dir().to_path_buf(),
+            node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
+        }
     }
 }
 
@@ -89,6 +104,9 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result
             root_ca_publisher::run(client.clone(), context.root_ca_pem.clone()),
             serviceaccount_token::run(client.clone(), &context.root_ca_pem, &context.pki_dir),
             clusterrole_aggregation::run(client.clone()),
+            node_lifecycle::run(client.clone(), context.node_monitor_grace_period),
+            disruption::run(client.clone()),
+            podgc::run(client.clone(), podgc::TERMINATED_POD_THRESHOLD),
             deployment::run(client.clone()),
             job::run(client.clone()),
             cronjob::run(client.clone()),

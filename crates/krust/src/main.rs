@@ -59,6 +59,9 @@ struct ServerArgs {
     /// Static bearer tokens, one `token,user,uid,"group1,group2"` line each.
     #[arg(long)]
     token_auth_file: Option<PathBuf>,
+    /// Seconds a node's kubelet may be silent before the node goes Unknown (tests shorten it).
+    #[arg(long, hide = true, default_value_t = 40)]
+    node_monitor_grace_period: u64,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -83,8 +86,11 @@ async fn server(args: ServerArgs) -> Result<()> {
         token_auth_file: args.token_auth_file,
     };
     let running = apiserver::start(&config).await?;
-    let stop_controllers =
-        if args.disable.iter().any(|c| c == "controllers") { None } else { Some(start_controllers(&running).await?) };
+    let stop_controllers = if args.disable.iter().any(|c| c == "controllers") {
+        None
+    } else {
+        Some(start_controllers(&running, args.node_monitor_grace_period).await?)
+    };
     let scheduler = !args.disable.iter().any(|c| c == "scheduler");
     let stop_scheduling = scheduling::start(&running, scheduler, args.simulated_nodes).await?;
     tracing::info!(address = %running.address, "API server ready");
@@ -105,9 +111,13 @@ async fn server(args: ServerArgs) -> Result<()> {
 
 /// Run the controller manager in-process as the API client `system:kube-controller-manager`;
 /// it stops when the returned sender fires.
-async fn start_controllers(running: &apiserver::Running) -> Result<tokio::sync::oneshot::Sender<()>> {
+async fn start_controllers(
+    running: &apiserver::Running,
+    grace_seconds: u64,
+) -> Result<tokio::sync::oneshot::Sender<()>> {
     let client = controllers::client(&running.pki, &format!("https://{}", running.state.server_address)).await?;
-    let context = controllers::Context::new(client, &running.pki);
+    let mut context = controllers::Context::new(client, &running.pki);
+    context.node_monitor_grace_period = std::time::Duration::from_secs(grace_seconds);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         if let Err(error) = controllers::run(context, async { stopped.await.unwrap_or_default() }).await {
