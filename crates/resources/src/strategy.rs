@@ -64,7 +64,7 @@ pub trait Strategy: Send + Sync {
     /// This kind's form → the stored form (identity unless [`Strategy::stored_as`]).
     fn to_stored(&self, obj: Value) -> Value;
     /// The stored form → this kind's form.
-    fn from_stored(&self, stored: Value) -> Value;
+    fn read_stored(&self, stored: Value) -> Value;
     /// A warning every request on this resource gets (upstream's deprecation notices).
     fn deprecation(&self) -> Option<&'static str>;
 }
@@ -119,8 +119,8 @@ pub trait TypedStrategy: Send + Sync + 'static {
     fn to_stored(&self, obj: Value) -> Value {
         obj
     }
-    /// See [`Strategy::from_stored`].
-    fn from_stored(&self, stored: Value) -> Value {
+    /// See [`Strategy::read_stored`].
+    fn read_stored(&self, stored: Value) -> Value {
         stored
     }
 }
@@ -244,8 +244,8 @@ impl<S: TypedStrategy> Strategy for Typed<S> {
         self.0.to_stored(obj)
     }
 
-    fn from_stored(&self, stored: Value) -> Value {
-        self.0.from_stored(stored)
+    fn read_stored(&self, stored: Value) -> Value {
+        self.0.read_stored(stored)
     }
 
     fn deprecation(&self) -> Option<&'static str> {

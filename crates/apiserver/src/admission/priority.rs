@@ -62,16 +62,14 @@ impl Admission for Priority {
             }
             None => (String::new(), 0, json!("PreemptLowerPriority")),
         };
-        if let Some(given) = obj.pointer("/spec/priority").and_then(Value::as_i64) {
-            if given != value {
-                return Err(forbidden(
-                    attrs,
-                    obj,
-                    format!(
-                        "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
-                    ),
-                ));
-            }
+        if let Some(given) = obj.pointer("/spec/priority").and_then(Value::as_i64)
+            && given != value
+        {
+            return Err(forbidden(
+                attrs,
+                obj,
+                format!("the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"),
+            ));
         }
         let spec = &mut obj["spec"];
         if !class.is_empty() {

@@ -148,7 +148,7 @@ pub fn not_found(def: &ResourceDef, name: &str) -> ApiError {
 pub fn decode_stored(def: &ResourceDef, kv: &KeyValue) -> ApiResult<Value> {
     let stored: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::Internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
-    let mut obj = def.strategy.from_stored(stored);
+    let mut obj = def.strategy.read_stored(stored);
     object::set_meta(&mut obj, "resourceVersion", Some(Value::String(kv.mod_revision.to_string())));
     Ok(obj)
 }

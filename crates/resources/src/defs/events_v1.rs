@@ -119,7 +119,7 @@ impl TypedStrategy for EventStrategy {
         }
     }
 
-    fn from_stored(&self, stored: serde_json::Value) -> serde_json::Value {
+    fn read_stored(&self, stored: serde_json::Value) -> serde_json::Value {
         match serde_json::from_value::<core::Event>(stored.clone()) {
             Ok(c) => serde_json::to_value(from_core(c)).unwrap_or(stored),
             Err(_) => stored,
