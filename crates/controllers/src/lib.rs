@@ -104,9 +104,10 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result
             root_ca_publisher::run(client.clone(), context.root_ca_pem.clone()),
             serviceaccount_token::run(client.clone(), &context.root_ca_pem, &context.pki_dir),
             clusterrole_aggregation::run(client.clone()),
-            node_lifecycle::run(client.clone(), context.node_monitor_grace_period),
-            disruption::run(client.clone()),
-            podgc::run(client.clone(), podgc::TERMINATED_POD_THRESHOLD),
+            // Boxed: these futures are large, and inline they overflow a worker's stack.
+            Box::pin(node_lifecycle::run(client.clone(), context.node_monitor_grace_period)),
+            Box::pin(disruption::run(client.clone())),
+            Box::pin(podgc::run(client.clone(), podgc::TERMINATED_POD_THRESHOLD)),
             deployment::run(client.clone()),
             job::run(client.clone()),
             cronjob::run(client.clone()),
