@@ -18,17 +18,21 @@
 //! - [`node_lifecycle`]: silent nodes go `Unknown` and get tainted; [`taint_eviction`]
 //!   removes the pods that do not tolerate a `NoExecute` taint;
 //! - [`disruption`]: PodDisruptionBudget status;
-//! - [`podgc`]: deletes pods of vanished nodes and excess finished pods.
+//! - [`podgc`]: deletes pods of vanished nodes and excess finished pods;
+//! - [`statefulset`]: StatefulSets keep ordered pods with stable names and claims;
+//! - [`daemonset`]: DaemonSets run one pod on every eligible node.
 //!
 //! Start with [`client`], [`Context`] and [`run`].
 
 pub mod clusterrole_aggregation;
+pub mod daemonset;
 pub mod cronjob;
 pub mod deployment;
 pub mod discovery;
 pub mod disruption;
 pub mod events;
 pub mod garbagecollector;
+pub mod history;
 pub mod job;
 pub mod labels;
 pub mod namespace;
@@ -41,6 +45,7 @@ pub mod root_ca_publisher;
 pub mod runner;
 pub mod serviceaccount;
 pub mod serviceaccount_token;
+pub mod statefulset;
 pub mod taint_eviction;
 
 mod client;
@@ -111,6 +116,8 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result
             deployment::run(client.clone()),
             job::run(client.clone()),
             cronjob::run(client.clone()),
+            Box::pin(statefulset::run(client.clone())),
+            Box::pin(daemonset::run(client.clone())),
             replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone()),
             replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
         )
