@@ -51,14 +51,17 @@ pub async fn run(client: Client) -> Result<(), Error> {
         jobs: jobs.clone(),
         events: Recorder::new(client.clone(), "cronjob-controller"),
     });
-    let synced = async { cronjobs.wait_until_ready().await.is_ok() && jobs.wait_until_ready().await.is_ok() };
-    tokio::join!(
-        watch_into_queue(Api::<CronJob>::all(client.clone()), cronjob_writer, queue.clone(), Key::of_owner),
-        watch_into_queue(Api::<Job>::all(client), job_writer, queue.clone(), |job| {
-            dependent_key(&job.metadata, "CronJob")
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    let synced = async move { cronjobs.wait_until_ready().await.is_ok() && jobs.wait_until_ready().await.is_ok() };
+    // Each loop is a task of its own: polled under the controller manager's deep join of
+    // every controller, decoding a CronJob (which nests a Job and a pod template) overflows
+    // the stack of an unoptimized build. Dropping the set (at shutdown) aborts them.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(watch_into_queue(Api::<CronJob>::all(client.clone()), cronjob_writer, queue.clone(), Key::of_owner));
+    tasks.spawn(watch_into_queue(Api::<Job>::all(client), job_writer, queue.clone(), |job| {
+        dependent_key(&job.metadata, "CronJob")
+    }));
+    tasks.spawn(run_workers_when_synced(controller, queue, WORKERS, synced));
+    while tasks.join_next().await.is_some() {}
     Ok(())
 }
 

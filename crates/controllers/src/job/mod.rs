@@ -55,15 +55,18 @@ pub async fn run(client: Client) -> Result<(), Error> {
         expectations: Expectations::default(),
         events: Recorder::new(client.clone(), "job-controller"),
     });
-    let synced = async { jobs.wait_until_ready().await.is_ok() && pods.wait_until_ready().await.is_ok() };
+    let synced = async move { jobs.wait_until_ready().await.is_ok() && pods.wait_until_ready().await.is_ok() };
     let job_pods = watcher::Config::default().labels(CONTROLLER_UID_LABEL);
-    tokio::join!(
-        watch_into_queue(Api::<Job>::all(client.clone()), job_writer, queue.clone(), Key::of_owner),
-        watch_selected_into_queue(Api::<Pod>::all(client), job_pods, pod_writer, queue.clone(), |pod| {
-            dependent_key(&pod.metadata, "Job")
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    // Each loop is a task of its own: polled under the controller manager's deep join of
+    // every controller, decoding a Job (which nests a pod template) overflows the stack of
+    // an unoptimized build. Dropping the set (at shutdown) aborts them.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(watch_into_queue(Api::<Job>::all(client.clone()), job_writer, queue.clone(), Key::of_owner));
+    tasks.spawn(watch_selected_into_queue(Api::<Pod>::all(client), job_pods, pod_writer, queue.clone(), |pod| {
+        dependent_key(&pod.metadata, "Job")
+    }));
+    tasks.spawn(run_workers_when_synced(controller, queue, WORKERS, synced));
+    while tasks.join_next().await.is_some() {}
     Ok(())
 }
 
