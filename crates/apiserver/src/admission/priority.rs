@@ -68,7 +68,9 @@ impl Admission for Priority {
             return Err(forbidden(
                 attrs,
                 obj,
-                format!("the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"),
+                format!(
+                    "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
+                ),
             ));
         }
         let spec = &mut obj["spec"];
