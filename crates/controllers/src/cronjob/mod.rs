@@ -134,10 +134,24 @@ impl CronJobController {
                 }
             }
         }
-        let before = active.len();
-        active.retain(|r| owned.iter().any(|j| j.metadata.uid == r.uid));
-        if active.len() < before {
-            tracing::debug!(cronjob = %cronjob.name_any(), "active jobs disappeared");
+        let (present, missing): (Vec<_>, Vec<_>) =
+            active.into_iter().partition(|r| owned.iter().any(|j| j.metadata.uid == r.uid));
+        let mut active = present;
+        // Not in the cache may mean not yet in the cache: ask the API before giving up on it.
+        let api = Api::<Job>::namespaced(self.client.clone(), &cronjob.namespace().unwrap_or_default());
+        for r in missing {
+            let name = r.name.clone().unwrap_or_default();
+            match api.get_opt(&name).await {
+                Ok(Some(job)) if job.metadata.uid == r.uid => active.push(r),
+                Ok(_) => {
+                    let message = format!("Active job went missing: {name}");
+                    self.events.record(&*cronjob, NORMAL, "MissingJob", &message).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, job = name, "looking up an active job failed");
+                    active.push(r);
+                }
+            }
         }
         cronjob.status.get_or_insert_with(Default::default).active = (!active.is_empty()).then_some(active);
     }
