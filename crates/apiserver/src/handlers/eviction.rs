@@ -36,10 +36,10 @@ pub async fn handle(state: &ApiServer, def: &'static ResourceDef, ns: &str, call
         ..call.write_options()?
     };
     let pod = state.registry.get(def, ns, name).await?;
-    if !ignores_budgets(&pod) {
-        if let Some(refusal) = take_disruption(state, ns, &pod, &write).await? {
-            return Ok(refusal);
-        }
+    if !ignores_budgets(&pod)
+        && let Some(refusal) = take_disruption(state, ns, &pod, &write).await?
+    {
+        return Ok(refusal);
     }
     state.registry.delete(def, ns, name, &delete, &write).await?;
     let body = success_status(json!({}));
