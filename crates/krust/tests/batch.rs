@@ -73,6 +73,25 @@ fn a_finished_job_is_deleted_after_its_ttl() {
     eventually(60, || cluster.kubectl(&["get", "job", "brief"]).stderr.contains("NotFound").then_some(()));
 }
 
+#[test]
+fn a_suspended_job_runs_nothing_until_resumed() {
+    let cluster = cluster();
+    let job = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: held\nspec:\n  suspend: true\n  template:\n{}",
+        exiting_template(0)
+    );
+    cluster.ok_stdin(&["apply", "-f", "-"], &job);
+    cluster.ok(&["wait", "--for=condition=suspended", "job/held", "--timeout=30s"]);
+    let pods = cluster.ok(&["get", "pods", "-l", "batch.kubernetes.io/job-name=held", "-o", "name"]);
+    assert_eq!(pods, "", "a suspended Job creates no pods");
+    assert_eq!(cluster.ok(&["get", "job", "held", "-o", "jsonpath={.status.startTime}"]), "");
+    cluster.ok(&["patch", "job", "held", "--type=merge", "-p", r#"{"spec":{"suspend":false}}"#]);
+    cluster.ok(&["wait", "--for=condition=complete", "job/held", "--timeout=60s"]);
+    let suspended =
+        cluster.ok(&["get", "job", "held", "-o", "jsonpath={.status.conditions[?(@.type==\"Suspended\")].reason}"]);
+    assert_eq!(suspended, "JobResumed");
+}
+
 fn cronjob_manifest(schedule: &str) -> String {
     format!(
         "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: tick\nspec:\n  schedule: \"{schedule}\"\n  \

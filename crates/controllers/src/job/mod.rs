@@ -4,7 +4,8 @@
 //! them succeed; failed pods count against `backoffLimit` and hold back the next pod
 //! exponentially; `activeDeadlineSeconds` bounds its run. It reports the [`status`]
 //! counters and the `SuccessCriteriaMet`/`Complete` or `FailureTarget`/`Failed`
-//! conditions, and a finished Job is deleted `ttlSecondsAfterFinished` later.
+//! conditions (and `Suspended` while `spec.suspend` holds its pods back), and a finished
+//! Job is deleted `ttlSecondsAfterFinished` later.
 
 pub mod status;
 
@@ -147,9 +148,19 @@ impl JobController {
                 }
             }
             Verdict::Running { .. } if suspended => {
+                if !status::condition_true(Some(&status), "Suspended") {
+                    status::set_condition(&mut status, "Suspended", "JobSuspended", "Job suspended", now);
+                    // A resumed Job starts its clock (and its deadline) again.
+                    status.start_time = None;
+                    self.events.record(job, NORMAL, "Suspended", "Job suspended").await;
+                }
                 failure = self.delete_pods(job, &active).await.err();
             }
             Verdict::Running { wanted_active } => {
+                if status::condition_true(Some(&status), "Suspended") {
+                    status::set_condition_to(&mut status, "Suspended", "False", "JobResumed", "Job resumed", now);
+                    self.events.record(job, NORMAL, "Resumed", "Job resumed").await;
+                }
                 if let (Some(deadline), Some(started)) = (spec.active_deadline_seconds, started) {
                     let left = (started + SignedDuration::from_secs(deadline)).duration_since(now);
                     next = Duration::try_from(left).ok();

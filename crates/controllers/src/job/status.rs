@@ -151,14 +151,19 @@ pub fn last_failure(pods: &[&Pod]) -> Option<Timestamp> {
 
 /// Set condition `type_` to True with `reason` and `message` unless it already is.
 pub fn set_condition(status: &mut JobStatus, type_: &str, reason: &str, message: &str, now: Timestamp) {
-    if condition_true(Some(status), type_) {
+    set_condition_to(status, type_, "True", reason, message, now);
+}
+
+/// Set condition `type_` to `value` ("True" or "False") unless it already has that value.
+pub fn set_condition_to(status: &mut JobStatus, type_: &str, value: &str, reason: &str, message: &str, now: Timestamp) {
+    let conditions = status.conditions.get_or_insert_with(Vec::new);
+    if conditions.iter().any(|c| c.type_ == type_ && c.status == value) {
         return;
     }
-    let conditions = status.conditions.get_or_insert_with(Vec::new);
     conditions.retain(|c| c.type_ != type_);
     conditions.push(JobCondition {
         type_: type_.to_owned(),
-        status: "True".to_owned(),
+        status: value.to_owned(),
         reason: Some(reason.to_owned()),
         message: Some(message.to_owned()),
         last_probe_time: Some(Time(now)),
@@ -242,5 +247,9 @@ mod tests {
         let conditions = status.conditions.unwrap();
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, Some(Time(t0)));
+        let mut status = JobStatus { conditions: Some(conditions), ..Default::default() };
+        set_condition_to(&mut status, "Complete", "False", "Other", "flipped", t0);
+        assert!(!condition_true(Some(&status), "Complete"));
+        assert_eq!(status.conditions.unwrap().len(), 1);
     }
 }
