@@ -20,22 +20,27 @@
 //! - [`disruption`]: PodDisruptionBudget status;
 //! - [`podgc`]: deletes pods of vanished nodes and excess finished pods;
 //! - [`statefulset`]: StatefulSets keep ordered pods with stable names and claims;
-//! - [`daemonset`]: DaemonSets run one pod on every eligible node.
+//! - [`daemonset`]: DaemonSets run one pod on every eligible node;
+//! - [`endpoints`], [`endpointslice`]: a selecting Service's Endpoints and EndpointSlices;
+//! - [`node_ipam`]: every node gets a pod range from the cluster CIDR.
 //!
 //! Start with [`client`], [`Context`] and [`run`].
 
 pub mod clusterrole_aggregation;
-pub mod daemonset;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod discovery;
 pub mod disruption;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod events;
 pub mod garbagecollector;
 pub mod history;
 pub mod job;
 pub mod labels;
 pub mod namespace;
+pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod ownership;
 pub mod podgc;
@@ -82,6 +87,8 @@ pub struct Context {
     pub root_ca_pem: String,
     /// The PKI directory, where the API server's service account signing key is.
     pub pki_dir: PathBuf,
+    /// The range node pod ranges come from (`--cluster-cidr`).
+    pub cluster_cidr: node_ipam::ClusterCidr,
     /// How long a node's kubelet may be silent before the node goes `Unknown`.
     pub node_monitor_grace_period: std::time::Duration,
 }
@@ -93,38 +100,63 @@ impl Context {
             client,
             root_ca_pem: pki.ca_pem().to_owned(),
             pki_dir: pki.dir().to_path_buf(),
+            cluster_cidr: node_ipam::ClusterCidr::default(),
             node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
         }
     }
 }
 
-/// Run every controller until `shutdown` resolves (or one of them fails to start).
+/// Run every controller until `shutdown` resolves (or one of them fails to start). Each runs
+/// as a task of its own: joined in one task, their futures overflow a worker's stack.
 pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-    let client = &context.client;
-    let controllers = async {
-        tokio::try_join!(
-            garbagecollector::run(client.clone()),
-            namespace::run(client.clone()),
-            serviceaccount::run(client.clone()),
-            root_ca_publisher::run(client.clone(), context.root_ca_pem.clone()),
-            serviceaccount_token::run(client.clone(), &context.root_ca_pem, &context.pki_dir),
-            clusterrole_aggregation::run(client.clone()),
-            // Boxed: these futures are large, and inline they overflow a worker's stack.
-            Box::pin(node_lifecycle::run(client.clone(), context.node_monitor_grace_period)),
-            Box::pin(disruption::run(client.clone())),
-            Box::pin(podgc::run(client.clone(), podgc::TERMINATED_POD_THRESHOLD)),
-            deployment::run(client.clone()),
-            job::run(client.clone()),
-            cronjob::run(client.clone()),
-            Box::pin(statefulset::run(client.clone())),
-            Box::pin(daemonset::run(client.clone())),
-            replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone()),
-            replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
-        )
-        .map(|_| ())
+    let mut controllers = tokio::task::JoinSet::new();
+    spawn(&mut controllers, &context, |c| garbagecollector::run(c.client));
+    spawn(&mut controllers, &context, |c| namespace::run(c.client));
+    spawn(&mut controllers, &context, |c| serviceaccount::run(c.client));
+    spawn(&mut controllers, &context, |c| root_ca_publisher::run(c.client, c.root_ca_pem));
+    spawn(&mut controllers, &context, |c| async move {
+        serviceaccount_token::run(c.client, &c.root_ca_pem, &c.pki_dir).await
+    });
+    spawn(&mut controllers, &context, |c| clusterrole_aggregation::run(c.client));
+    spawn(&mut controllers, &context, |c| node_lifecycle::run(c.client, c.node_monitor_grace_period));
+    spawn(&mut controllers, &context, |c| disruption::run(c.client));
+    spawn(&mut controllers, &context, |c| podgc::run(c.client, podgc::TERMINATED_POD_THRESHOLD));
+    spawn(&mut controllers, &context, |c| deployment::run(c.client));
+    spawn(&mut controllers, &context, |c| job::run(c.client));
+    spawn(&mut controllers, &context, |c| cronjob::run(c.client));
+    spawn(&mut controllers, &context, |c| endpoints::run(c.client));
+    spawn(&mut controllers, &context, |c| endpointslice::run(c.client));
+    spawn(&mut controllers, &context, |c| node_ipam::run(c.client, c.cluster_cidr));
+    spawn(&mut controllers, &context, |c| statefulset::run(c.client));
+    spawn(&mut controllers, &context, |c| daemonset::run(c.client));
+    spawn(&mut controllers, &context, |c| replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(c.client));
+    spawn(&mut controllers, &context, |c| {
+        replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(c.client)
+    });
+    let first_failure = async {
+        while let Some(joined) = controllers.join_next().await {
+            match joined {
+                Ok(Err(error)) => return Err(error),
+                Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+                _ => {}
+            }
+        }
+        Ok(())
     };
     tokio::select! {
-        result = controllers => result,
+        result = first_failure => result,
         () = shutdown => Ok(()),
     }
+}
+
+/// Spawn the controller `start` makes of a copy of `context`, building its (large) future
+/// in a stack frame of its own.
+fn spawn<F>(
+    controllers: &mut tokio::task::JoinSet<Result<(), Error>>,
+    context: &Context,
+    start: impl FnOnce(Context) -> F,
+) where
+    F: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    controllers.spawn(start(context.clone()));
 }

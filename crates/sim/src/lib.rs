@@ -167,7 +167,7 @@ async fn run_node(spec: NodeSpec, client: kube::Client, fallback: Option<kube::C
         }
     };
     let pod_cidr =
-        node.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_else(|| addresses::fallback_pod_cidr(spec.index));
+        node::await_pod_cidr(&client, &node).await.unwrap_or_else(|| addresses::fallback_pod_cidr(spec.index));
     let ips = addresses::PodIps::new(&pod_cidr)
         .or_else(|| addresses::PodIps::new(&addresses::fallback_pod_cidr(spec.index)))
         .expect("the fallback range is IPv4");

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// The namespace of node heartbeat Leases.
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
@@ -104,6 +105,29 @@ pub async fn register(client: &kube::Client, spec: &NodeSpec, ready_since: Times
         Err(error) => return Err(error.into()),
     }
     report_status(client, spec, ready_since).await
+}
+
+/// How long a new node waits for node IPAM to give it a pod range before it falls back to
+/// its own (against a cluster without IPAM).
+const POD_CIDR_WAIT: Duration = Duration::from_secs(5);
+
+/// The node's `spec.podCIDR`, waiting a little for node IPAM to assign it (a kubelet's pod
+/// network is not ready before); `None` when none arrives.
+pub async fn await_pod_cidr(client: &kube::Client, node: &Node) -> Option<String> {
+    let cidr_of = |node: &Node| node.spec.as_ref().and_then(|s| s.pod_cidr.clone()).filter(|c| !c.is_empty());
+    if let Some(cidr) = cidr_of(node) {
+        return Some(cidr);
+    }
+    let api: Api<Node> = Api::all(client.clone());
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + POD_CIDR_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(cidr) = api.get(&name).await.ok().as_ref().and_then(cidr_of) {
+            return Some(cidr);
+        }
+    }
+    None
 }
 
 /// Report the node's status (its heartbeat on the Node object).
