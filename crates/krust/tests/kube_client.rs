@@ -39,8 +39,13 @@ fn sleeper_pod(name: &str) -> Pod {
     .expect("pod")
 }
 
+/// The label on every ConfigMap these tests make: the cluster's own controllers write
+/// ConfigMaps too (kube-root-ca.crt), so the tests watch only theirs, as a real client would.
+const MINE: &str = "test=kube-client";
+
 fn configmap(name: &str) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": "v"}})).expect("configmap")
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": {"test": "kube-client"}}, "data": {"k": "v"}}))
+        .expect("configmap")
 }
 
 /// The next watch event, failing the test after 10 seconds of silence.
@@ -81,12 +86,17 @@ async fn list_create_label_watch_and_delete_a_pod() {
     assert_eq!(labelled.metadata.labels.as_ref().and_then(|l| l.get("foo")).map(String::as_str), Some("bar"));
     assert_ne!(labelled.metadata.resource_version, created.metadata.resource_version);
 
-    match next_event(&mut events).await {
-        WatchEvent::Modified(pod) => {
-            assert_eq!(pod.metadata.labels.unwrap_or_default().get("foo").map(String::as_str), Some("bar"));
-            assert_eq!(pod.metadata.resource_version, labelled.metadata.resource_version);
+    // Other writers (the scheduler marks the pod Unschedulable: there are no nodes) may
+    // modify the pod too; the label's own MODIFIED event must come.
+    loop {
+        match next_event(&mut events).await {
+            WatchEvent::Modified(pod) if pod.metadata.resource_version == labelled.metadata.resource_version => {
+                assert_eq!(pod.metadata.labels.unwrap_or_default().get("foo").map(String::as_str), Some("bar"));
+                break;
+            }
+            WatchEvent::Modified(_) => continue,
+            other => panic!("expected MODIFIED with the label, got {other:?}"),
         }
-        other => panic!("expected MODIFIED with the label, got {other:?}"),
     }
 
     let listed = pods.list(&ListParams::default().labels("foo=bar")).await.expect("listing by label");
@@ -95,9 +105,12 @@ async fn list_create_label_watch_and_delete_a_pod() {
     // A pod no node runs is deleted at once, without a grace period.
     let deleted = pods.delete(POD, &DeleteParams::default()).await.expect("deleting the pod");
     assert!(deleted.is_left(), "the deleted pod is returned: {deleted:?}");
-    match next_event(&mut events).await {
-        WatchEvent::Deleted(pod) => assert_eq!(pod.metadata.name.as_deref(), Some(POD)),
-        other => panic!("expected DELETED, got {other:?}"),
+    loop {
+        match next_event(&mut events).await {
+            WatchEvent::Deleted(pod) => break assert_eq!(pod.metadata.name.as_deref(), Some(POD)),
+            WatchEvent::Modified(_) => continue,
+            other => panic!("expected DELETED, got {other:?}"),
+        }
     }
     assert!(pods.get_opt(POD).await.expect("get after delete").is_none());
     let err = pods.get(POD).await.expect_err("the pod is gone");
@@ -153,7 +166,7 @@ async fn informer_pages_streams_relists_and_follows_changes() {
 
     // List+watch, the list in pages of 2 (continue tokens), then live changes.
     let (store, mut writer) = reflector::store::<ConfigMap>();
-    let paged = watcher(cms.clone(), watcher::Config::default().page_size(2));
+    let paged = watcher(cms.clone(), watcher::Config::default().labels(MINE).page_size(2));
     let mut paged = std::pin::pin!(paged);
     let initial =
         run_informer(&mut paged, &mut writer, &store, wanted(&["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"])).await;
@@ -177,7 +190,7 @@ async fn informer_pages_streams_relists_and_follows_changes() {
     cms.delete("cm-1", &DeleteParams::default()).await.expect("deleting cm-1");
     cms.create(&PostParams::default(), &configmap("cm-new")).await.expect("creating cm-new");
     let relisted = run_informer(
-        watcher(cms.clone(), watcher::Config::default()),
+        watcher(cms.clone(), watcher::Config::default().labels(MINE)),
         &mut writer,
         &store,
         wanted(&["cm-0", "cm-2", "cm-3", "cm-new"]),
@@ -190,7 +203,7 @@ async fn informer_pages_streams_relists_and_follows_changes() {
     // server's `k8s.io/initial-events-end` bookmark, which alone makes the store ready.
     let (streamed, mut stream_writer) = reflector::store::<ConfigMap>();
     let events = run_informer(
-        watcher(cms.clone(), watcher::Config::default().streaming_lists()),
+        watcher(cms.clone(), watcher::Config::default().labels(MINE).streaming_lists()),
         &mut stream_writer,
         &streamed,
         wanted(&["cm-0", "cm-2", "cm-3", "cm-new"]),
@@ -209,7 +222,7 @@ async fn quiet_watch_receives_periodic_bookmarks() {
 
     // Bookmarks are requested by default; the server sends one within its 30s interval
     // at (or after) the revision the watch started from.
-    let mut events = cms.watch(&WatchParams::default().timeout(90), &rv).await.expect("watch").boxed();
+    let mut events = cms.watch(&WatchParams::default().labels(MINE).timeout(90), &rv).await.expect("watch").boxed();
     let event = timeout(Duration::from_secs(45), events.try_next())
         .await
         .expect("an event within 45s")
