@@ -93,7 +93,11 @@ fn a_watch_streams_through_the_proxy() {
     let proxy = ProxyProcess::start(&cluster.kubeconfig(), &[]);
     let mut watch = Command::new("curl")
         .args(["-s", "-N"])
-        .arg(format!("http://127.0.0.1:{}/api/v1/namespaces/default/configmaps?watch=1", proxy.port))
+        // The cluster's own kube-root-ca.crt ConfigMap is not what this test waits for.
+        .arg(format!(
+            "http://127.0.0.1:{}/api/v1/namespaces/default/configmaps?watch=1&fieldSelector=metadata.name%21%3Dkube-root-ca.crt",
+            proxy.port
+        ))
         .stdout(Stdio::piped())
         .spawn()
         .expect("curl watch");
