@@ -2,8 +2,8 @@
 //! `/apis/G/V`) and the aggregated v2 ones, all built once from the resource table
 //! and served with ETags.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use resources::{ResourceDef, Subresource};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -211,18 +211,7 @@ fn wants_aggregated(headers: &HeaderMap) -> bool {
 }
 
 fn serve(doc: &Doc, content_type: &'static str, headers: &HeaderMap) -> Response {
-    let mut resp = if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(doc.etag.as_str()) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        doc.body.clone().into_response()
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::VARY, HeaderValue::from_static("Accept"));
-    if let Ok(etag) = HeaderValue::from_str(&doc.etag) {
-        h.insert(header::ETAG, etag);
-    }
-    resp
+    super::output::with_etag(&doc.body, content_type, &doc.etag, headers)
 }
 
 /// Serve a discovery path, or None when the path is not a discovery document.

@@ -12,20 +12,9 @@ const PROTOBUF_V2_ACCEPT: &str = "application/com.github.proto-openapi.spec.v2";
 const PROTOBUF_V2: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 fn serve(body: &[u8], content_type: &'static str, etag: &str, headers: &HeaderMap, immutable: bool) -> Response {
-    let quoted = format!("\"{etag}\"");
-    let mut resp = if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(quoted.as_str()) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        body.to_vec().into_response()
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&quoted) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    let mut resp = super::output::with_etag(body, content_type, &format!("\"{etag}\""), headers);
     let cache = if immutable { "public, immutable" } else { "no-cache, private" };
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     resp
 }
 

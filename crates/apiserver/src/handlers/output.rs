@@ -6,7 +6,7 @@ use crate::registry::object::partial_metadata;
 use crate::registry::watch::WatchEvent;
 use crate::status::ApiError;
 use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use resources::ResourceDef;
 use serde_json::{Map, Value, json};
@@ -162,4 +162,21 @@ pub fn add_warnings(resp: &mut Response, warnings: &[String]) {
             resp.headers_mut().append(header::WARNING, v);
         }
     }
+}
+
+/// A document served with an ETag (already quoted): 304 when the client has it, else
+/// the body; `Vary: Accept` because the same path has several forms.
+pub fn with_etag(body: &[u8], content_type: &'static str, etag: &str, headers: &HeaderMap) -> Response {
+    let mut resp = if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.to_vec().into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    resp
 }

@@ -9,8 +9,10 @@ use crate::server::ApiServer;
 use crate::status::{ApiError, ApiResult};
 use axum::http::StatusCode;
 use axum::response::Response;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use resources::ResourceDef;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 pub async fn handle(state: &ApiServer, def: &'static ResourceDef, ns: &str, call: &Call<'_>) -> ApiResult<Response> {
     let name = call.info.name.as_str();
@@ -101,27 +103,34 @@ fn to_scale(obj: &Value) -> Value {
     })
 }
 
-/// A selector as the string form Scale carries (`run=my-nginx`): a LabelSelector
-/// (`matchLabels`/`matchExpressions`) or a plain map (ReplicationController).
+/// A selector as the string form Scale carries (`run=my-nginx`; empty when none): a
+/// LabelSelector (`matchLabels`/`matchExpressions`) or a plain map (ReplicationController),
+/// printed as the table columns print them.
 fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel.and_then(Value::as_object) else { return String::new() };
-    let map_terms = |m: &serde_json::Map<String, Value>| {
-        m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>()
+    let Some(sel) = sel.filter(|s| s.as_object().is_some_and(|o| !o.is_empty())) else { return String::new() };
+    let printed = if sel.get("matchLabels").is_some() || sel.get("matchExpressions").is_some() {
+        let typed: Option<LabelSelector> = serde_json::from_value(sel.clone()).ok();
+        resources::table::selector(typed.as_ref())
+    } else {
+        let map: BTreeMap<String, String> = serde_json::from_value(sel.clone()).unwrap_or_default();
+        resources::table::map_selector(&map)
     };
-    if !sel.contains_key("matchLabels") && !sel.contains_key("matchExpressions") {
-        return map_terms(sel).join(",");
+    if printed == "<none>" { String::new() } else { printed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selector_string;
+    use serde_json::json;
+
+    #[test]
+    fn selectors_print_as_scale_carries_them() {
+        assert_eq!(selector_string(Some(&json!({"matchLabels": {"run": "my-nginx"}}))), "run=my-nginx");
+        let expr = json!({"matchLabels": {"a": "b"}, "matchExpressions": [
+            {"key": "t", "operator": "In", "values": ["x", "y"]}, {"key": "g", "operator": "DoesNotExist"}]});
+        assert_eq!(selector_string(Some(&expr)), "a=b,t in (x,y),!g");
+        assert_eq!(selector_string(Some(&json!({"app": "rc"}))), "app=rc");
+        assert_eq!(selector_string(Some(&json!({}))), "");
+        assert_eq!(selector_string(None), "");
     }
-    let mut terms = sel.get("matchLabels").and_then(Value::as_object).map(map_terms).unwrap_or_default();
-    for expr in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
-        let values: Vec<&str> =
-            expr.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        terms.push(match expr.get("operator").and_then(Value::as_str).unwrap_or_default() {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.to_owned(),
-            _ => format!("!{key}"),
-        });
-    }
-    terms.join(",")
 }
