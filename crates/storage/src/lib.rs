@@ -8,12 +8,15 @@
 //!
 //! The embedded backend is [`sqlite::SqliteStore`]: a log of revisions in SQLite
 //! (kine's layout), written through one group-committing writer so a write is only
-//! acknowledged once it is durable on disk.
+//! acknowledged once it is durable on disk. The distributed backend is
+//! [`etcd::EtcdStore`]: the same contract on an etcd v3 cluster, which several API servers
+//! can share.
 //!
 //! Start at [`Store`]; the error type is [`Error`].
 
 pub mod encryption;
 mod error;
+pub mod etcd;
 pub mod sqlite;
 
 use async_trait::async_trait;
