@@ -1,20 +1,27 @@
-//! One scheduling cycle over a [`Snapshot`]: run the filters on every node, then score the
-//! nodes that are left and pick the best; or explain, in upstream's words, why none fit.
+//! One scheduling cycle over a [`Snapshot`]: run the filters on every node (counting the
+//! pods nominated there), then score the nodes that are left and pick the best; or explain,
+//! in upstream's words, why none fit.
 
-use crate::framework::{Code, FilterPlugin, PluginState, Rejection, ScorePlugin, Snapshot};
+use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, pod_priority};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Why no node fits: each refused node's rejection, for the `0/N nodes are available` message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FitError {
     pub num_nodes: usize,
     pub rejections: BTreeMap<String, Rejection>,
+    /// What the PostFilter (preemption) said, appended to the message when not empty.
+    pub post_filter_message: String,
 }
 
 impl FitError {
-    /// Upstream's message: reasons counted across nodes and sorted, then what preemption
-    /// found (this scheduler evicts nothing, so no node offers victims).
+    pub fn new(num_nodes: usize, rejections: BTreeMap<String, Rejection>) -> FitError {
+        FitError { num_nodes, rejections, post_filter_message: String::new() }
+    }
+
+    /// Upstream's message: reasons counted across nodes and sorted, then the PostFilter's.
     pub fn message(&self) -> String {
         if self.num_nodes == 0 {
             return "no nodes available to schedule pods".to_owned();
@@ -29,20 +36,9 @@ impl FitError {
             message.push_str(&join_counts(counts.into_iter()));
         }
         message.push('.');
-        let mut preemption: BTreeMap<&str, usize> = BTreeMap::new();
-        for rejection in self.rejections.values() {
-            let outcome = match rejection.code {
-                Code::Unschedulable => "No preemption victims found for incoming pod",
-                Code::UnschedulableAndUnresolvable => "Preemption is not helpful for scheduling",
-            };
-            *preemption.entry(outcome).or_default() += 1;
-        }
-        if !preemption.is_empty() {
-            message.push_str(&format!(
-                " preemption: 0/{} nodes are available: {}.",
-                self.num_nodes,
-                join_counts(preemption.into_iter())
-            ));
+        if !self.post_filter_message.is_empty() {
+            message.push(' ');
+            message.push_str(&self.post_filter_message);
         }
         message
     }
@@ -55,7 +51,60 @@ fn join_counts<'a>(counts: impl Iterator<Item = (&'a str, usize)>) -> String {
     parts.join(", ")
 }
 
-/// Where `pod` should run: the highest-scoring feasible node. Ties go to the node after
+/// Every filter's once-per-cycle state for `pod` over `snapshot`.
+pub fn pre_filter(pod: &Pod, snapshot: &Snapshot, filters: &[Box<dyn FilterPlugin>]) -> Vec<Option<PluginState>> {
+    filters.iter().map(|filter| filter.pre_filter(pod, snapshot)).collect()
+}
+
+fn run_filters(
+    pod: &Pod,
+    node: &NodeInfo,
+    filters: &[Box<dyn FilterPlugin>],
+    states: &[Option<PluginState>],
+) -> Result<(), Rejection> {
+    filters.iter().zip(states).try_for_each(|(filter, state)| filter.filter(pod, node, state.as_ref()))
+}
+
+fn same_pod(a: &Pod, b: &Pod) -> bool {
+    a.metadata.namespace == b.metadata.namespace && a.metadata.name == b.metadata.name
+}
+
+/// Run the filters on `node` as upstream's `RunFilterPluginsWithNominatedPods` does: first
+/// with the pods nominated to the node that are at least as important as `pod` (the room
+/// preemption freed for them is theirs), then, if any were added, without them too (a
+/// nominated pod may never arrive, and must not make the node look better either).
+pub fn filter_node(
+    pod: &Pod,
+    node: &NodeInfo,
+    snapshot: &Snapshot,
+    filters: &[Box<dyn FilterPlugin>],
+    states: &[Option<PluginState>],
+) -> Result<(), Rejection> {
+    let priority = pod_priority(pod);
+    let nominated: Vec<&Arc<Pod>> = snapshot
+        .nominated
+        .get(node.name())
+        .into_iter()
+        .flatten()
+        .filter(|other| pod_priority(other) >= priority && !same_pod(other, pod))
+        .collect();
+    if nominated.is_empty() {
+        return run_filters(pod, node, filters, states);
+    }
+    let mut with_nominated = node.clone();
+    for other in nominated {
+        with_nominated.add_pod(other.clone());
+    }
+    run_filters(pod, &with_nominated, filters, states)?;
+    run_filters(pod, node, filters, states)
+}
+
+fn nominated_node(pod: &Pod) -> Option<&str> {
+    pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty())
+}
+
+/// Where `pod` should run. A pod nominated to a node by an earlier preemption goes there if
+/// it now fits; otherwise the highest-scoring feasible node. Ties go to the node after
 /// `tie_breaker` in the list, so equal nodes take turns.
 pub fn schedule(
     pod: &Pod,
@@ -64,11 +113,17 @@ pub fn schedule(
     scorers: &[Box<dyn ScorePlugin>],
     tie_breaker: usize,
 ) -> Result<String, FitError> {
+    let states = pre_filter(pod, snapshot, filters);
+    if let Some(nominated) = nominated_node(pod)
+        && let Some(node) = snapshot.nodes.iter().find(|n| n.name() == nominated)
+        && filter_node(pod, node, snapshot, filters, &states).is_ok()
+    {
+        return Ok(nominated.to_owned());
+    }
     let mut feasible = Vec::new();
     let mut rejections = BTreeMap::new();
-    let states: Vec<Option<PluginState>> = filters.iter().map(|filter| filter.pre_filter(pod, snapshot)).collect();
     for node in &snapshot.nodes {
-        match filters.iter().zip(&states).try_for_each(|(filter, state)| filter.filter(pod, node, state.as_ref())) {
+        match filter_node(pod, node, snapshot, filters, &states) {
             Ok(()) => feasible.push(node),
             Err(rejection) => {
                 rejections.insert(node.name().to_owned(), rejection);
@@ -76,7 +131,7 @@ pub fn schedule(
         }
     }
     if feasible.is_empty() {
-        return Err(FitError { num_nodes: snapshot.nodes.len(), rejections });
+        return Err(FitError::new(snapshot.nodes.len(), rejections));
     }
     let mut totals = vec![0i64; feasible.len()];
     for scorer in scorers {
@@ -123,8 +178,7 @@ mod tests {
         assert_eq!(
             error.message(),
             "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {gpu: true}, \
-             1 node(s) were unschedulable. preemption: 0/3 nodes are available: \
-             1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+             1 node(s) were unschedulable."
         );
     }
 
@@ -132,11 +186,49 @@ mod tests {
     fn counts_one_reason_across_nodes() {
         let snapshot = Snapshot { nodes: vec![node("a", json!({})), node("b", json!({}))], ..Default::default() };
         let error = schedule(&pod_requesting("100", "1Gi"), &snapshot, &default_filters(), &[], 0).unwrap_err();
-        assert!(error.message().starts_with("0/2 nodes are available: 2 Insufficient cpu. preemption:"));
+        assert_eq!(error.message(), "0/2 nodes are available: 2 Insufficient cpu.");
+        let with_preemption = FitError { post_filter_message: "preemption: not eligible.".to_owned(), ..error };
+        assert_eq!(with_preemption.message(), "0/2 nodes are available: 2 Insufficient cpu. preemption: not eligible.");
         let empty = Snapshot::default();
         assert_eq!(
             schedule(&pod_requesting("1", "1Gi"), &empty, &default_filters(), &[], 0).unwrap_err().message(),
             "no nodes available to schedule pods"
         );
+    }
+
+    fn named(name: &str, priority: i32, cpu: &str) -> Arc<Pod> {
+        let mut pod = pod_requesting(cpu, "1Gi");
+        pod.metadata.name = Some(name.to_owned());
+        pod.spec.as_mut().unwrap().priority = Some(priority);
+        Arc::new(pod)
+    }
+
+    #[test]
+    fn nominated_pods_keep_their_room_from_less_important_pods() {
+        let snapshot = Snapshot {
+            nodes: vec![node("a", json!({}))],
+            nominated: BTreeMap::from([("a".to_owned(), vec![named("preemptor", 100, "3")])]),
+            ..Default::default()
+        };
+        let filters = default_filters();
+        let low = schedule(&named("low", 0, "2"), &snapshot, &filters, &[], 0).unwrap_err();
+        assert_eq!(low.message(), "0/1 nodes are available: 1 Insufficient cpu.");
+        // As important as the nominated pod: it still leaves it the room; more important: it does not.
+        assert!(schedule(&named("peer", 100, "2"), &snapshot, &filters, &[], 0).is_err());
+        assert_eq!(schedule(&named("higher", 200, "2"), &snapshot, &filters, &[], 0).unwrap(), "a");
+        // The nominated pod itself is not counted twice.
+        assert_eq!(schedule(&named("preemptor", 100, "3"), &snapshot, &filters, &[], 0).unwrap(), "a");
+    }
+
+    #[test]
+    fn a_nominated_pod_goes_to_its_node_when_it_fits() {
+        let mut busy = node("busy", json!({}));
+        busy.add_pod(Arc::new(pod_requesting("2", "6Gi")));
+        let snapshot = Snapshot { nodes: vec![busy, node("idle", json!({}))], ..Default::default() };
+        let mut pod = pod_requesting("500m", "1Gi");
+        pod.status = Some(serde_json::from_value(json!({"nominatedNodeName": "busy"})).unwrap());
+        assert_eq!(schedule(&pod, &snapshot, &default_filters(), &default_scores(), 0).unwrap(), "busy");
+        pod.status = Some(serde_json::from_value(json!({"nominatedNodeName": "gone"})).unwrap());
+        assert_eq!(schedule(&pod, &snapshot, &default_filters(), &default_scores(), 0).unwrap(), "idle");
     }
 }

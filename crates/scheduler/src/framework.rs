@@ -190,6 +190,15 @@ impl NodeInfo {
         self.node.metadata.labels.as_ref().unwrap_or(&EMPTY)
     }
 
+    /// `node` holding exactly `pods` (what the node would look like after evictions).
+    pub fn with_pods(node: Arc<Node>, pods: impl IntoIterator<Item = Arc<Pod>>) -> NodeInfo {
+        let mut info = NodeInfo::new(node);
+        for pod in pods {
+            info.add_pod(pod);
+        }
+        info
+    }
+
     pub fn add_pod(&mut self, pod: Arc<Pod>) {
         self.requested.add(&pod_requests(&pod, false));
         self.non_zero_requested.add(&pod_requests(&pod, true));
@@ -198,12 +207,20 @@ impl NodeInfo {
     }
 }
 
+/// A pod's `spec.priority` (0 when unset, as upstream's `PodPriority`).
+pub fn pod_priority(pod: &Pod) -> i32 {
+    pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
+}
+
 /// The cluster as one scheduling cycle sees it.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub nodes: Vec<NodeInfo>,
     pub services: Vec<Arc<Service>>,
     pub replica_sets: Vec<Arc<ReplicaSet>>,
+    /// Pending pods promised a node by an earlier preemption (`status.nominatedNodeName`),
+    /// by node name: filters count them on that node for pods of no higher priority.
+    pub nominated: BTreeMap<String, Vec<Arc<Pod>>>,
 }
 
 /// How final a filter's refusal is: whether evicting pods (preemption) could change it.

@@ -4,8 +4,10 @@
 //! - [`framework`]: what plugins see ([`framework::NodeInfo`], [`framework::Snapshot`]) and
 //!   their traits ([`framework::FilterPlugin`], [`framework::ScorePlugin`]);
 //! - [`plugins`]: the default profile, one plugin per file;
-//! - [`cycle`]: filter, score, pick — or upstream's `0/N nodes are available` explanation;
-//! - [`queue`]: active pods, per-pod backoff, and the unschedulable set retried when the
+//! - [`cycle`]: filter (counting nominated pods), score, pick — or upstream's
+//!   `0/N nodes are available` explanation;
+//! - [`preemption`]: DefaultPreemption, evicting lower-priority pods for a pod that fits nowhere;
+//! - [`queue`]: active pods (highest priority first, then earliest queued), per-pod backoff, and the unschedulable set retried when the
 //!   cluster changes;
 //! - [`scheduler`]: the caches, the loop, binding through `pods/binding`;
 //! - [`report`]: the `PodScheduled=False` condition and the scheduling Events.
@@ -16,6 +18,7 @@ pub mod cycle;
 pub mod framework;
 pub mod labels;
 pub mod plugins;
+pub mod preemption;
 pub mod quantity;
 pub mod queue;
 pub mod report;

@@ -1,5 +1,6 @@
 //! The scheduling queue (upstream's `PriorityQueue`): pending pods wait in one of three
-//! places. `active` pods are handed out highest priority first, then oldest first; pods
+//! places. `active` pods are handed out highest priority first, then by when they were
+//! queued — added, or last found unschedulable (upstream's PrioritySort); pods
 //! whose last attempt failed wait out a per-pod exponential backoff; pods no node fits
 //! wait in the unschedulable set until the cluster changes ([`SchedulingQueue::move_all`])
 //! or [`UNSCHEDULABLE_FLUSH`] passes. A pod found unschedulable while the cluster changed
@@ -29,9 +30,11 @@ pub enum Outcome {
     Failed,
 }
 
+/// A pod's place in line, which it keeps through backoff and the unschedulable set.
+#[derive(Clone, Copy)]
 struct Waiting {
     priority: i32,
-    /// When the pod entered the active queue: ties in priority go to the older.
+    /// When the pod was queued (a counter): ties in priority go to the earlier.
     order: u64,
 }
 
@@ -45,10 +48,10 @@ struct InFlight {
 
 struct State<K> {
     active: HashMap<K, Waiting>,
-    /// Pods waiting out their backoff: priority and when it ends.
-    backoff: HashMap<K, (i32, Instant)>,
-    /// Unschedulable pods: priority and since when.
-    unschedulable: HashMap<K, (i32, Instant)>,
+    /// Pods waiting out their backoff, and when it ends.
+    backoff: HashMap<K, (Waiting, Instant)>,
+    /// Unschedulable pods, and since when.
+    unschedulable: HashMap<K, (Waiting, Instant)>,
     in_flight: HashMap<K, InFlight>,
     /// Failed attempts per pod and when the last one ended.
     attempts: HashMap<K, (u32, Instant)>,
@@ -82,19 +85,22 @@ pub fn backoff_for(attempts: u32) -> Duration {
 }
 
 impl<K: Clone + Eq + Hash> State<K> {
-    fn push_active(&mut self, key: K, priority: i32) {
+    /// A place in line from now on.
+    fn stamp(&mut self, priority: i32) -> Waiting {
         let order = self.next_order;
         self.next_order += 1;
-        self.active.insert(key, Waiting { priority, order });
+        Waiting { priority, order }
     }
 
     /// Active if the pod's backoff is over, else the backoff queue.
-    fn requeue(&mut self, key: K, priority: i32, now: Instant) {
+    fn requeue(&mut self, key: K, waiting: Waiting, now: Instant) {
         match self.attempts.get(&key) {
             Some((attempts, last)) if *last + backoff_for(*attempts) > now => {
-                self.backoff.insert(key, (priority, *last + backoff_for(*attempts)));
+                self.backoff.insert(key, (waiting, *last + backoff_for(*attempts)));
             }
-            _ => self.push_active(key, priority),
+            _ => {
+                self.active.insert(key, waiting);
+            }
         }
     }
 
@@ -103,8 +109,8 @@ impl<K: Clone + Eq + Hash> State<K> {
     fn promote(&mut self, now: Instant) -> Option<Instant> {
         let done: Vec<K> = self.backoff.iter().filter(|(_, (_, at))| *at <= now).map(|(k, _)| k.clone()).collect();
         for key in done {
-            if let Some((priority, _)) = self.backoff.remove(&key) {
-                self.push_active(key, priority);
+            if let Some((waiting, _)) = self.backoff.remove(&key) {
+                self.active.insert(key, waiting);
             }
         }
         let stale: Vec<K> = self
@@ -114,8 +120,8 @@ impl<K: Clone + Eq + Hash> State<K> {
             .map(|(k, _)| k.clone())
             .collect();
         for key in stale {
-            if let Some((priority, _)) = self.unschedulable.remove(&key) {
-                self.requeue(key, priority, now);
+            if let Some((waiting, _)) = self.unschedulable.remove(&key) {
+                self.requeue(key, waiting, now);
             }
         }
         let backoff_due = self.backoff.values().map(|(_, at)| *at);
@@ -157,11 +163,12 @@ impl<K: Clone + Eq + Hash> SchedulingQueue<K> {
             return;
         }
         if let Some(entry) = state.backoff.get_mut(&key) {
-            entry.0 = priority;
+            entry.0.priority = priority;
             return;
         }
         state.unschedulable.remove(&key);
-        state.requeue(key, priority, Instant::now());
+        let waiting = state.stamp(priority);
+        state.requeue(key, waiting, Instant::now());
         drop(state);
         self.wake.notify_one();
     }
@@ -182,9 +189,9 @@ impl<K: Clone + Eq + Hash> SchedulingQueue<K> {
         let mut state = self.lock();
         state.move_cycle += 1;
         let now = Instant::now();
-        let waiting: Vec<(K, (i32, Instant))> = state.unschedulable.drain().collect();
-        for (key, (priority, _)) in waiting {
-            state.requeue(key, priority, now);
+        let waiting: Vec<(K, (Waiting, Instant))> = state.unschedulable.drain().collect();
+        for (key, (waiting, _)) in waiting {
+            state.requeue(key, waiting, now);
         }
         drop(state);
         self.wake.notify_one();
@@ -239,10 +246,11 @@ impl<K: Clone + Eq + Hash> SchedulingQueue<K> {
         let attempts = state.attempts.get(key).map_or(0, |(n, _)| *n) + 1;
         state.attempts.insert(key.clone(), (attempts, now));
         let missed_a_change = flight.updated || state.move_cycle > flight.move_cycle;
+        let waiting = state.stamp(flight.priority);
         if outcome == Outcome::Unschedulable && !missed_a_change {
-            state.unschedulable.insert(key.clone(), (flight.priority, now));
+            state.unschedulable.insert(key.clone(), (waiting, now));
         } else {
-            state.requeue(key.clone(), flight.priority, now);
+            state.requeue(key.clone(), waiting, now);
         }
         drop(state);
         self.wake.notify_one();
@@ -274,6 +282,26 @@ mod tests {
         assert_eq!(queue.pop().await, Some("high"));
         assert_eq!(queue.pop().await, Some("low"));
         assert_eq!(queue.pop().await, Some("low2"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn moved_pods_keep_the_order_they_were_queued_in() {
+        let queue = SchedulingQueue::new();
+        for key in ["a", "b", "c"] {
+            queue.add(key, 0);
+        }
+        for key in ["a", "b", "c"] {
+            assert_eq!(queue.pop().await, Some(key));
+        }
+        // Found unschedulable in the order b, c, a; all moved back at once.
+        for key in ["b", "c", "a"] {
+            queue.done(&key, Outcome::Unschedulable);
+        }
+        tokio::time::sleep(MAX_BACKOFF).await;
+        queue.add("high", 5);
+        queue.move_all();
+        let popped = [queue.pop().await, queue.pop().await, queue.pop().await, queue.pop().await];
+        assert_eq!(popped, [Some("high"), Some("b"), Some("c"), Some("a")]);
     }
 
     #[tokio::test(start_paused = true)]

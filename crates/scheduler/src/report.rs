@@ -1,5 +1,6 @@
-//! What the scheduler writes besides the binding: the `PodScheduled=False` condition of a
-//! pod no node fits, and the Events (`Scheduled`, `FailedScheduling`) kubectl shows.
+//! What the scheduler writes besides the binding: the `PodScheduled=False` condition (and
+//! `nominatedNodeName`) of a pod no node fits, the `DisruptionTarget` condition of a pod it
+//! preempts, and the Events (`Scheduled`, `FailedScheduling`, `Preempted`) kubectl shows.
 
 use crate::{COMPONENT, Error};
 use jiff::Timestamp;
@@ -33,16 +34,19 @@ impl Reporter {
         Reporter { client, last_events: Mutex::new(HashMap::new()) }
     }
 
-    /// Set `PodScheduled=False` (reason `Unschedulable`) with `message`, unless it says so already.
-    pub async fn mark_unschedulable(&self, pod: &Pod, message: &str) -> Result<(), Error> {
-        let current = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
-        if current.is_some_and(|c| {
+    /// Set `PodScheduled=False` (reason `Unschedulable`) with `message`, and, when
+    /// `nomination` is given, `status.nominatedNodeName` to it (`""` clears it); one status
+    /// patch, skipped when nothing would change (upstream's `updatePod`).
+    pub async fn mark_unschedulable(&self, pod: &Pod, message: &str, nomination: Option<&str>) -> Result<(), Error> {
+        let status = pod.status.as_ref();
+        let current =
+            status.and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+        let nominated = status.and_then(|s| s.nominated_node_name.as_deref()).unwrap_or_default();
+        let nomination_changes = nomination.is_some_and(|n| n != nominated);
+        let condition_holds = current.is_some_and(|c| {
             c.status == "False" && c.reason.as_deref() == Some("Unschedulable") && c.message.as_deref() == Some(message)
-        }) {
+        });
+        if condition_holds && !nomination_changes {
             return Ok(());
         }
         let transition = match current {
@@ -50,7 +54,7 @@ impl Reporter {
             _ => None,
         }
         .unwrap_or_else(now);
-        let patch = json!({"status": {"conditions": [{
+        let mut patch = json!({"status": {"conditions": [{
             "type": "PodScheduled",
             "status": "False",
             "reason": "Unschedulable",
@@ -58,14 +62,70 @@ impl Reporter {
             "lastProbeTime": null,
             "lastTransitionTime": transition.to_string(),
         }]}});
+        if let Some(node) = nomination.filter(|_| nomination_changes) {
+            patch["status"]["nominatedNodeName"] = if node.is_empty() { json!(null) } else { json!(node) };
+        }
+        self.patch_status(pod, &patch).await
+    }
+
+    /// Clear `pod`'s `status.nominatedNodeName`.
+    pub async fn clear_nomination(&self, pod: &Pod) -> Result<(), Error> {
+        self.patch_status(pod, &json!({"status": {"nominatedNodeName": null}})).await
+    }
+
+    /// Mark a victim `DisruptionTarget=True` (reason `PreemptionByScheduler`) before it is
+    /// deleted, unless it says so already.
+    pub async fn mark_disruption_target(&self, victim: &Pod, scheduler_name: &str) -> Result<(), Error> {
+        let message = format!("{scheduler_name}: preempting to accommodate a higher priority pod");
+        let conditions = victim.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+        let current = conditions.iter().find(|c| c.type_ == "DisruptionTarget");
+        if current.is_some_and(|c| {
+            c.status == "True"
+                && c.reason.as_deref() == Some("PreemptionByScheduler")
+                && c.message.as_deref() == Some(message.as_str())
+        }) {
+            return Ok(());
+        }
+        let transition = current.filter(|c| c.status == "True").and_then(|c| c.last_transition_time.as_ref());
+        let patch = json!({"status": {"conditions": [{
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "PreemptionByScheduler",
+            "message": message,
+            "lastProbeTime": null,
+            "lastTransitionTime": transition.map_or_else(now, |t| t.0).to_string(),
+        }]}});
+        self.patch_status(victim, &patch).await
+    }
+
+    async fn patch_status(&self, pod: &Pod, patch: &serde_json::Value) -> Result<(), Error> {
         let (namespace, name) = identity(pod);
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
-        api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch)).await?;
+        api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch)).await?;
         Ok(())
+    }
+
+    /// Record on `victim` that `preemptor` preempted it to run on `node`.
+    pub async fn preempted(&self, victim: &Pod, preemptor: &Pod, node: &str) -> Result<(), Error> {
+        let uid = preemptor.metadata.uid.as_deref().unwrap_or_default();
+        let message = format!("Preempted by pod {uid} on node {node}");
+        let related = Related { object: reference(preemptor), action: "Preempting" };
+        self.record(victim, "Normal", "Preempted", &message, Some(related)).await
     }
 
     /// Record an event about `pod` (a repeat of the last one bumps its count).
     pub async fn event(&self, pod: &Pod, type_: &str, reason: &str, message: &str) -> Result<(), Error> {
+        self.record(pod, type_, reason, message, None).await
+    }
+
+    async fn record(
+        &self,
+        pod: &Pod,
+        type_: &str,
+        reason: &str,
+        message: &str,
+        related: Option<Related>,
+    ) -> Result<(), Error> {
         let (namespace, name) = identity(pod);
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let key = (namespace.clone(), name.clone());
@@ -82,15 +142,7 @@ impl Reporter {
         let event_name = format!("{name}.{:x}", at.as_nanosecond());
         let event = Event {
             metadata: ObjectMeta { name: Some(event_name.clone()), namespace: Some(namespace), ..Default::default() },
-            involved_object: ObjectReference {
-                api_version: Some("v1".to_owned()),
-                kind: Some("Pod".to_owned()),
-                name: Some(name),
-                namespace: pod.metadata.namespace.clone(),
-                uid: pod.metadata.uid.clone(),
-                resource_version: pod.metadata.resource_version.clone(),
-                ..Default::default()
-            },
+            involved_object: reference(pod),
             reason: Some(reason.to_owned()),
             message: Some(message.to_owned()),
             type_: Some(type_.to_owned()),
@@ -100,6 +152,8 @@ impl Reporter {
             source: Some(EventSource { component: Some(COMPONENT.to_owned()), host: None }),
             reporting_component: Some(COMPONENT.to_owned()),
             reporting_instance: Some(COMPONENT.to_owned()),
+            action: related.as_ref().map(|r| r.action.to_owned()),
+            related: related.map(|r| r.object),
             ..Default::default()
         };
         api.create(&PostParams::default(), &event).await?;
@@ -115,6 +169,24 @@ impl Reporter {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PodKey, LastEvent>> {
         self.last_events.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The second object of an event and what was done to the first on its behalf.
+struct Related {
+    object: ObjectReference,
+    action: &'static str,
+}
+
+fn reference(pod: &Pod) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".to_owned()),
+        kind: Some("Pod".to_owned()),
+        name: pod.metadata.name.clone(),
+        namespace: pod.metadata.namespace.clone(),
+        uid: pod.metadata.uid.clone(),
+        resource_version: pod.metadata.resource_version.clone(),
+        ..Default::default()
     }
 }
 

@@ -2,23 +2,27 @@
 //! pending pods fed into the [`SchedulingQueue`]; one pod at a time taken from it,
 //! placed by [`cycle::schedule`] on a snapshot of the caches and bound through
 //! `pods/binding`. A pod is "assumed" on its node from the decision until the watch shows
-//! it bound, so the next decision already counts it.
+//! it bound, so the next decision already counts it. A pod that fits nowhere may preempt
+//! lower-priority pods ([`preemption`]); it is then nominated to that node, where less
+//! important pods see its room as taken, and retried once the victims are gone.
 
 use crate::cycle;
-use crate::framework::{FilterPlugin, NodeInfo, ScorePlugin, Snapshot};
+use crate::framework::{FilterPlugin, NodeInfo, ScorePlugin, Snapshot, pod_priority};
 use crate::plugins::{default_filters, default_scores};
+use crate::preemption::{self, Decision, evict};
 use crate::queue::{Outcome, SchedulingQueue};
 use crate::report::Reporter;
 use crate::{Error, SCHEDULER_NAME};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, PostParams};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher as watch};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -30,9 +34,12 @@ pub struct Scheduler {
     nodes: Store<Node>,
     services: Store<Service>,
     replica_sets: Store<ReplicaSet>,
+    pdbs: Store<PodDisruptionBudget>,
     queue: SchedulingQueue<PodKey>,
     /// Pods decided but not yet seen bound: key → (node, pod).
     assumed: Mutex<HashMap<PodKey, (String, Arc<Pod>)>>,
+    /// Nominations written but maybe not yet seen by the watch: key → node (`""`: cleared).
+    nominations: Mutex<HashMap<PodKey, String>>,
     filters: Vec<Box<dyn FilterPlugin>>,
     scorers: Vec<Box<dyn ScorePlugin>>,
     reporter: Reporter,
@@ -57,8 +64,8 @@ fn wants_scheduling(pod: &Pod) -> bool {
     ours && node_name(pod).is_none() && pod.metadata.deletion_timestamp.is_none() && !is_terminal(pod)
 }
 
-fn priority(pod: &Pod) -> i32 {
-    pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
+fn nominated_node(pod: &Pod) -> &str {
+    pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).unwrap_or_default()
 }
 
 /// What of a node can change where pods fit; heartbeats that change none of it are ignored.
@@ -81,14 +88,17 @@ impl Scheduler {
         let (nodes, node_writer) = reflector::store();
         let (services, service_writer) = reflector::store();
         let (replica_sets, replica_set_writer) = reflector::store();
+        let (pdbs, pdb_writer) = reflector::store();
         let scheduler = Arc::new(Scheduler {
             client: client.clone(),
             pods,
             nodes,
             services,
             replica_sets,
+            pdbs,
             queue: SchedulingQueue::new(),
             assumed: Mutex::new(HashMap::new()),
+            nominations: Mutex::new(HashMap::new()),
             filters: default_filters(),
             scorers: default_scores(),
             reporter: Reporter::new(client.clone()),
@@ -121,23 +131,33 @@ impl Scheduler {
         };
         let service_events = watch_with(Api::<Service>::all(client.clone()), service_writer, |_| {});
         let replica_set_events = watch_with(Api::<ReplicaSet>::all(client.clone()), replica_set_writer, |_| {});
+        let pdb_events = watch_with(Api::<PodDisruptionBudget>::all(client.clone()), pdb_writer, |_| {});
         let scheduling = scheduler.clone().schedule_pods();
-        tokio::join!(pod_events, node_events, service_events, replica_set_events, scheduling);
+        tokio::join!(pod_events, node_events, service_events, replica_set_events, pdb_events, scheduling);
         Ok(())
     }
 
     fn on_pod(&self, event: &Event<Pod>) {
         match event {
             Event::Apply(pod) | Event::InitApply(pod) => {
+                let key = key_of(pod);
                 if wants_scheduling(pod) {
-                    self.queue.add(key_of(pod), priority(pod));
+                    let mut nominations = self.lock_nominations();
+                    // The watch caught up with what was written.
+                    if nominations.get(&key).is_some_and(|node| node == nominated_node(pod)) {
+                        nominations.remove(&key);
+                    }
+                    drop(nominations);
+                    self.queue.add(key, pod_priority(pod));
                 } else {
-                    self.queue.delete(&key_of(pod));
+                    self.lock_nominations().remove(&key);
+                    self.queue.delete(&key);
                 }
             }
             Event::Delete(pod) => {
                 let key = key_of(pod);
                 self.queue.delete(&key);
+                self.lock_nominations().remove(&key);
                 self.reporter.forget(&key.0, &key.1);
                 let was_assumed = self.lock_assumed().remove(&key).is_some();
                 // A bound pod going away frees room on its node.
@@ -153,6 +173,10 @@ impl Scheduler {
         self.assumed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn lock_nominations(&self) -> std::sync::MutexGuard<'_, HashMap<PodKey, String>> {
+        self.nominations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     async fn schedule_pods(self: Arc<Self>) {
         // Deciding on half-listed caches would overcommit nodes or miss them.
         let synced = tokio::try_join!(
@@ -160,6 +184,7 @@ impl Scheduler {
             self.nodes.wait_until_ready(),
             self.services.wait_until_ready(),
             self.replica_sets.wait_until_ready(),
+            self.pdbs.wait_until_ready(),
         );
         if synced.is_err() {
             return;
@@ -192,7 +217,16 @@ impl Scheduler {
                 nodes[i].add_pod(pod.clone());
             }
         }
-        Snapshot { nodes, services: self.services.state(), replica_sets: self.replica_sets.state() }
+        let nominations = self.lock_nominations();
+        let mut nominated: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
+        for pod in self.pods.state().into_iter().filter(|pod| wants_scheduling(pod)) {
+            let key = key_of(&pod);
+            let node = nominations.get(&key).map_or(nominated_node(&pod), String::as_str);
+            if !node.is_empty() && !assumed.contains_key(&key) && index.contains_key(node) {
+                nominated.entry(node.to_owned()).or_default().push(pod.clone());
+            }
+        }
+        Snapshot { nodes, services: self.services.state(), replica_sets: self.replica_sets.state(), nominated }
     }
 
     async fn schedule_one(&self, key: &PodKey) -> Outcome {
@@ -204,10 +238,28 @@ impl Scheduler {
         let turn = self.decisions.fetch_add(1, Ordering::Relaxed);
         match cycle::schedule(&pod, &snapshot, &self.filters, &self.scorers, turn) {
             Ok(node) => self.bind(key, pod, node).await,
-            Err(fit) => {
+            Err(mut fit) => {
+                let pdbs = self.pdbs.state();
+                let now = jiff::Timestamp::now();
+                let nomination = match preemption::preempt(&pod, &snapshot, &fit, &self.filters, &pdbs, turn, now) {
+                    Decision::Preempt(candidate) => {
+                        if let Err(error) = self.carry_out(&pod, &candidate, &snapshot).await {
+                            tracing::warn!(namespace = %key.0, pod = %key.1, %error, "preemption failed; will retry");
+                            return Outcome::Failed;
+                        }
+                        Some(candidate.node)
+                    }
+                    Decision::NotHelpful { message, clear_nomination } => {
+                        fit.post_filter_message = message;
+                        clear_nomination.then(String::new)
+                    }
+                };
+                if let Some(node) = &nomination {
+                    self.lock_nominations().insert(key.clone(), node.clone());
+                }
                 let message = fit.message();
                 tracing::info!(namespace = %key.0, pod = %key.1, %message, "unable to schedule pod");
-                if let Err(error) = self.reporter.mark_unschedulable(&pod, &message).await {
+                if let Err(error) = self.reporter.mark_unschedulable(&pod, &message, nomination.as_deref()).await {
                     tracing::warn!(%error, "updating the PodScheduled condition");
                 }
                 if let Err(error) = self.reporter.event(&pod, "Warning", "FailedScheduling", &message).await {
@@ -216,6 +268,18 @@ impl Scheduler {
                 Outcome::Unschedulable
             }
         }
+    }
+
+    /// Evict the victims, and take the node from less important pods nominated to it.
+    async fn carry_out(&self, pod: &Pod, candidate: &preemption::Candidate, snapshot: &Snapshot) -> Result<(), Error> {
+        evict::evict_victims(&self.client, &self.reporter, pod, candidate).await?;
+        for other in evict::outranked_nominations(pod, &candidate.node, &snapshot.nominated) {
+            if let Err(error) = self.reporter.clear_nomination(other).await {
+                tracing::warn!(%error, pod = ?other.metadata.name, "clearing nominatedNodeName");
+            }
+            self.lock_nominations().insert(key_of(other), String::new());
+        }
+        Ok(())
     }
 
     async fn bind(&self, key: &PodKey, pod: Arc<Pod>, node: String) -> Outcome {
