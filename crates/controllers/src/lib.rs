@@ -106,33 +106,55 @@ impl Context {
     }
 }
 
-/// Run every controller until `shutdown` resolves (or one of them fails to start). Each runs
-/// as a task of its own: joined in one task, their futures overflow a worker's stack.
-pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+/// Starts one controller on a copy of the context.
+type Start = fn(Context) -> futures::future::BoxFuture<'static, Result<(), Error>>;
+
+/// Every controller, by its upstream name (kube-controller-manager's `--controllers` names).
+pub const CONTROLLERS: &[(&str, Start)] = &[
+    ("garbage-collector-controller", |c| Box::pin(garbagecollector::run(c.client))),
+    ("namespace-controller", |c| Box::pin(namespace::run(c.client))),
+    ("serviceaccount-controller", |c| Box::pin(serviceaccount::run(c.client))),
+    ("root-ca-certificate-publisher-controller", |c| Box::pin(root_ca_publisher::run(c.client, c.root_ca_pem))),
+    ("serviceaccount-token-controller", |c| {
+        Box::pin(async move { serviceaccount_token::run(c.client, &c.root_ca_pem, &c.pki_dir).await })
+    }),
+    ("clusterrole-aggregation-controller", |c| Box::pin(clusterrole_aggregation::run(c.client))),
+    ("node-lifecycle-controller", |c| Box::pin(node_lifecycle::run(c.client, c.node_monitor_grace_period))),
+    ("disruption-controller", |c| Box::pin(disruption::run(c.client))),
+    ("pod-garbage-collector-controller", |c| Box::pin(podgc::run(c.client, podgc::TERMINATED_POD_THRESHOLD))),
+    ("deployment-controller", |c| Box::pin(deployment::run(c.client))),
+    ("job-controller", |c| Box::pin(job::run(c.client))),
+    ("cronjob-controller", |c| Box::pin(cronjob::run(c.client))),
+    ("endpoints-controller", |c| Box::pin(endpoints::run(c.client))),
+    ("endpointslice-controller", |c| Box::pin(endpointslice::run(c.client))),
+    ("node-ipam-controller", |c| Box::pin(node_ipam::run(c.client, c.cluster_cidr))),
+    ("statefulset-controller", |c| Box::pin(statefulset::run(c.client))),
+    ("daemonset-controller", |c| Box::pin(daemonset::run(c.client))),
+    ("replicaset-controller", |c| Box::pin(replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(c.client))),
+    ("replicationcontroller-controller", |c| {
+        Box::pin(replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(c.client))
+    }),
+];
+
+/// The upstream name of the controller a user means by `name`: either that name or it
+/// without the `-controller` suffix (`deployment` for `deployment-controller`).
+pub fn controller_named(name: &str) -> Option<&'static str> {
+    CONTROLLERS
+        .iter()
+        .map(|(known, _)| *known)
+        .find(|known| *known == name || known.strip_suffix("-controller") == Some(name))
+}
+
+/// Run every controller not in `disabled` (upstream names) until `shutdown` resolves (or
+/// one of them fails to start). Each runs as a task of its own: joined in one task, their
+/// futures overflow a worker's stack.
+pub async fn run(context: Context, disabled: &[String], shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let mut controllers = tokio::task::JoinSet::new();
-    spawn(&mut controllers, &context, |c| garbagecollector::run(c.client));
-    spawn(&mut controllers, &context, |c| namespace::run(c.client));
-    spawn(&mut controllers, &context, |c| serviceaccount::run(c.client));
-    spawn(&mut controllers, &context, |c| root_ca_publisher::run(c.client, c.root_ca_pem));
-    spawn(&mut controllers, &context, |c| async move {
-        serviceaccount_token::run(c.client, &c.root_ca_pem, &c.pki_dir).await
-    });
-    spawn(&mut controllers, &context, |c| clusterrole_aggregation::run(c.client));
-    spawn(&mut controllers, &context, |c| node_lifecycle::run(c.client, c.node_monitor_grace_period));
-    spawn(&mut controllers, &context, |c| disruption::run(c.client));
-    spawn(&mut controllers, &context, |c| podgc::run(c.client, podgc::TERMINATED_POD_THRESHOLD));
-    spawn(&mut controllers, &context, |c| deployment::run(c.client));
-    spawn(&mut controllers, &context, |c| job::run(c.client));
-    spawn(&mut controllers, &context, |c| cronjob::run(c.client));
-    spawn(&mut controllers, &context, |c| endpoints::run(c.client));
-    spawn(&mut controllers, &context, |c| endpointslice::run(c.client));
-    spawn(&mut controllers, &context, |c| node_ipam::run(c.client, c.cluster_cidr));
-    spawn(&mut controllers, &context, |c| statefulset::run(c.client));
-    spawn(&mut controllers, &context, |c| daemonset::run(c.client));
-    spawn(&mut controllers, &context, |c| replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(c.client));
-    spawn(&mut controllers, &context, |c| {
-        replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(c.client)
-    });
+    for (name, start) in CONTROLLERS {
+        if !disabled.iter().any(|d| d == name) {
+            controllers.spawn(start(context.clone()));
+        }
+    }
     let first_failure = async {
         while let Some(joined) = controllers.join_next().await {
             match joined {
@@ -147,16 +169,4 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()>) -> Result
         result = first_failure => result,
         () = shutdown => Ok(()),
     }
-}
-
-/// Spawn the controller `start` makes of a copy of `context`, building its (large) future
-/// in a stack frame of its own.
-fn spawn<F>(
-    controllers: &mut tokio::task::JoinSet<Result<(), Error>>,
-    context: &Context,
-    start: impl FnOnce(Context) -> F,
-) where
-    F: Future<Output = Result<(), Error>> + Send + 'static,
-{
-    controllers.spawn(start(context.clone()));
 }

@@ -1,6 +1,7 @@
 //! `krust`: a Kubernetes-compatible cluster in one binary. This file only parses the
 //! command line and wires the components; each lives in its own crate.
 
+mod election;
 mod scheduling;
 
 use anyhow::Result;
@@ -43,8 +44,9 @@ struct ServerArgs {
     /// Also write the admin kubeconfig here.
     #[arg(long)]
     write_kubeconfig: Option<PathBuf>,
-    /// Components not to start, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = ["controllers", "scheduler"])]
+    /// Components not to start, comma-separated: `controllers`, `scheduler`, or single
+    /// controllers by their upstream names (`deployment-controller` or `deployment`).
+    #[arg(long, value_delimiter = ',', value_parser = parse_component)]
     disable: Vec<String>,
     /// Run this many simulated nodes (kubelets without containers) in-process.
     #[arg(long, default_value_t = 0)]
@@ -62,6 +64,19 @@ struct ServerArgs {
     /// Seconds a node's kubelet may be silent before the node goes Unknown (tests shorten it).
     #[arg(long, hide = true, default_value_t = 40)]
     node_monitor_grace_period: u64,
+    #[command(flatten)]
+    election: election::ElectionArgs,
+}
+
+/// A name `--disable` takes, made canonical (a controller's full upstream name).
+fn parse_component(name: &str) -> Result<String, String> {
+    match name {
+        "controllers" | "scheduler" => Ok(name.to_owned()),
+        _ => controllers::controller_named(name).map(str::to_owned).ok_or_else(|| {
+            let known: Vec<&str> = controllers::CONTROLLERS.iter().map(|(n, _)| *n).collect();
+            format!("unknown component {name:?}; known: controllers, scheduler, {}", known.join(", "))
+        }),
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -76,55 +91,53 @@ fn default_data_dir() -> PathBuf {
 
 async fn server(args: ServerArgs) -> Result<()> {
     let config = apiserver::Config {
-        data_dir: args.data_dir.unwrap_or_else(default_data_dir),
+        data_dir: args.data_dir.clone().unwrap_or_else(default_data_dir),
         bind_address: args.bind_address,
         secure_port: args.secure_port,
-        service_cidr: args.service_cluster_ip_range,
-        write_kubeconfig: args.write_kubeconfig,
-        audit_log_path: args.audit_log_path,
-        encryption_provider_config: args.encryption_provider_config,
-        token_auth_file: args.token_auth_file,
+        service_cidr: args.service_cluster_ip_range.clone(),
+        write_kubeconfig: args.write_kubeconfig.clone(),
+        audit_log_path: args.audit_log_path.clone(),
+        encryption_provider_config: args.encryption_provider_config.clone(),
+        token_auth_file: args.token_auth_file.clone(),
     };
     let running = apiserver::start(&config).await?;
-    let stop_controllers = if args.disable.iter().any(|c| c == "controllers") {
-        None
-    } else {
-        Some(start_controllers(&running, args.node_monitor_grace_period).await?)
-    };
+    // One identity per process, for every Lease it contends for.
+    let identity = leaderelection::process_identity();
+    let mut stops = Vec::new();
+    if !args.disable.iter().any(|c| c == "controllers") {
+        stops.push(start_controllers(&running, &args, &identity).await?);
+    }
     let scheduler = !args.disable.iter().any(|c| c == "scheduler");
-    let stop_scheduling = scheduling::start(&running, scheduler, args.simulated_nodes).await?;
+    stops.extend(scheduling::start(&running, &args.election, &identity, scheduler, args.simulated_nodes).await?);
     tracing::info!(address = %running.address, "API server ready");
     let kubeconfig = config.write_kubeconfig.as_ref().unwrap_or(&running.kubeconfig);
     println!("Krust API server listening on https://{}", running.address);
     println!("Admin kubeconfig written to {}", kubeconfig.display());
     println!("export KUBECONFIG={}", kubeconfig.display());
     shutdown_signal().await;
-    if let Some(stop) = stop_controllers {
-        let _ = stop.send(());
-    }
-    for stop in stop_scheduling {
+    for stop in stops {
         let _ = stop.send(());
     }
     running.state.set_shutting_down();
     Ok(())
 }
 
-/// Run the controller manager in-process as the API client `system:kube-controller-manager`;
-/// it stops when the returned sender fires.
+/// Run the controller manager in-process as the API client `system:kube-controller-manager`,
+/// while this process holds the `kube-controller-manager` Lease; it stops when the returned
+/// sender fires.
 async fn start_controllers(
     running: &apiserver::Running,
-    grace_seconds: u64,
+    args: &ServerArgs,
+    identity: &str,
 ) -> Result<tokio::sync::oneshot::Sender<()>> {
     let client = controllers::client(&running.pki, &format!("https://{}", running.state.server_address)).await?;
-    let mut context = controllers::Context::new(client, &running.pki);
-    context.node_monitor_grace_period = std::time::Duration::from_secs(grace_seconds);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        if let Err(error) = controllers::run(context, async { stopped.await.unwrap_or_default() }).await {
-            tracing::error!(%error, "the controller manager stopped");
-        }
-    });
-    Ok(stop)
+    let mut context = controllers::Context::new(client.clone(), &running.pki);
+    context.node_monitor_grace_period = std::time::Duration::from_secs(args.node_monitor_grace_period);
+    let disabled = args.disable.clone();
+    Ok(args.election.spawn(client, "kube-controller-manager", identity, move |stop| {
+        let (context, disabled) = (context.clone(), disabled.clone());
+        async move { controllers::run(context, &disabled, stop).await }
+    }))
 }
 
 async fn shutdown_signal() {

@@ -6,8 +6,7 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 use tokio::sync::oneshot;
 
-/// A future that resolves when a component should stop.
-type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+use crate::election::{ElectionArgs, spawn};
 
 /// `krust sim`: simulated nodes for the cluster of a kubeconfig.
 #[derive(clap::Args)]
@@ -29,10 +28,13 @@ pub struct SimArgs {
     max_pods: u32,
 }
 
-/// Start the scheduler (unless `scheduler` is false) and `simulated_nodes` nodes, each as
-/// its own API client; every returned sender stops one of them.
+/// Start the scheduler (unless `scheduler` is false; while this process holds the
+/// `kube-scheduler` Lease) and `simulated_nodes` nodes, each as its own API client; every
+/// returned sender stops one of them.
 pub async fn start(
     running: &apiserver::Running,
+    election: &ElectionArgs,
+    identity: &str,
     scheduler: bool,
     simulated_nodes: usize,
 ) -> Result<Vec<oneshot::Sender<()>>> {
@@ -40,7 +42,10 @@ pub async fn start(
     let mut stops = Vec::new();
     if scheduler {
         let client = scheduler::client(&running.pki, &url).await?;
-        stops.push(spawn("the scheduler", |stopped| scheduler::run(client, stopped)));
+        let scheduling = client.clone();
+        stops.push(
+            election.spawn(client, "kube-scheduler", identity, move |stop| scheduler::run(scheduling.clone(), stop)),
+        );
     }
     if simulated_nodes > 0 {
         let config = sim::Config { nodes: simulated_nodes, ..sim::Config::default() };
@@ -51,28 +56,12 @@ pub async fn start(
         // Until node identities are authorized, the nodes act as the controller manager.
         let fallback = Some(controllers::client(&running.pki, &url).await?);
         let identity = sim::Identity::PerNode { clients, fallback };
-        stops.push(spawn("the simulated nodes", |stopped| async move {
+        stops.push(spawn("the simulated nodes".to_owned(), |stopped| async move {
             sim::run(identity, config, stopped).await;
             Ok::<(), sim::Error>(())
         }));
     }
     Ok(stops)
-}
-
-/// Run `component` until the returned sender fires, logging if it stops on its own.
-fn spawn<F, E>(name: &'static str, component: impl FnOnce(Shutdown) -> F) -> oneshot::Sender<()>
-where
-    F: Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    let (stop, stopped) = oneshot::channel::<()>();
-    let running = component(Box::pin(async move { stopped.await.unwrap_or_default() }));
-    tokio::spawn(async move {
-        if let Err(error) = running.await {
-            tracing::error!(%error, "{name} stopped");
-        }
-    });
-    stop
 }
 
 /// `krust sim`: run simulated nodes against the cluster of a kubeconfig until interrupted.
