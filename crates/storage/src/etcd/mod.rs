@@ -1,8 +1,9 @@
 //! The distributed backend: the [`Store`] contract on etcd v3, so that several API servers
 //! share one cluster state the way kube-apiservers share etcd.
 //!
-//! Each method is one etcd call; only the error paths that must name a revision (the
-//! compacted or the current one) make a second, read-only call:
+//! Each method is one etcd call, with three exceptions: a watch first checks with a read that
+//! its history is still whole, a compaction records its point before compacting, and an error
+//! that must name a revision (the compacted or the current one) reads it:
 //! - writes ([`txn`]) are `Txn`s comparing the key's `create_revision` or `mod_revision`,
 //!   reading the current value in the `else` branch to report a conflict;
 //! - reads ([`range`]) are ranges at a revision with a limit;
