@@ -139,7 +139,9 @@ impl Reporter {
             }
         }
         let at = now();
-        let event_name = format!("{name}.{:x}", at.as_nanosecond());
+        // Named by the exact time, as upstream's recorder does: two events about one pod
+        // within a second (Scheduled, then Preempted) must not collide.
+        let event_name = format!("{name}.{:x}", Timestamp::now().as_nanosecond());
         let event = Event {
             metadata: ObjectMeta { name: Some(event_name.clone()), namespace: Some(namespace), ..Default::default() },
             involved_object: reference(pod),
