@@ -236,12 +236,14 @@ impl Scheduler {
         }
         let snapshot = self.snapshot();
         let turn = self.decisions.fetch_add(1, Ordering::Relaxed);
-        match cycle::schedule(&pod, &snapshot, &self.filters, &self.scorers, turn) {
+        let nominated = self.as_nominated(key, &pod);
+        match cycle::schedule(&nominated, &snapshot, &self.filters, &self.scorers, turn) {
             Ok(node) => self.bind(key, pod, node).await,
             Err(mut fit) => {
                 let pdbs = self.pdbs.state();
                 let now = jiff::Timestamp::now();
-                let nomination = match preemption::preempt(&pod, &snapshot, &fit, &self.filters, &pdbs, turn, now) {
+                let decision = preemption::preempt(&nominated, &snapshot, &fit, &self.filters, &pdbs, turn, now);
+                let nomination = match decision {
                     Decision::Preempt(candidate) => {
                         if let Err(error) = self.carry_out(&pod, &candidate, &snapshot).await {
                             tracing::warn!(namespace = %key.0, pod = %key.1, %error, "preemption failed; will retry");
@@ -267,6 +269,19 @@ impl Scheduler {
                 }
                 Outcome::Unschedulable
             }
+        }
+    }
+
+    /// `pod` with the nomination this scheduler last wrote, which the watch may not show yet.
+    fn as_nominated(&self, key: &PodKey, pod: &Arc<Pod>) -> Arc<Pod> {
+        let nominations = self.lock_nominations();
+        match nominations.get(key) {
+            Some(node) if node != nominated_node(pod) => {
+                let mut pod = (**pod).clone();
+                pod.status.get_or_insert_default().nominated_node_name = Some(node.clone()).filter(|n| !n.is_empty());
+                Arc::new(pod)
+            }
+            _ => pod.clone(),
         }
     }
 
