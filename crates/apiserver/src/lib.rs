@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod audit;
 pub mod auth;
+pub mod backend;
 pub mod bootstrap;
 pub mod handlers;
 pub mod metrics;
@@ -26,7 +27,6 @@ use anyhow::Context as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// How `krust server` runs the API server.
 #[derive(Clone, Debug)]
@@ -45,6 +45,10 @@ pub struct Config {
     pub encryption_provider_config: Option<PathBuf>,
     /// Static bearer tokens (kube-apiserver's `--token-auth-file` CSV).
     pub token_auth_file: Option<PathBuf>,
+    /// etcd endpoints to keep state in; empty: the embedded store in the data dir.
+    pub etcd_servers: Vec<String>,
+    /// The prefix of every key in etcd (`--etcd-prefix`).
+    pub etcd_prefix: String,
 }
 
 /// A started API server.
@@ -70,19 +74,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let pki_opts = pki::ServingOptions { service_ip, extra_ips: vec![config.bind_address], ..Default::default() };
     let pki = pki::Pki::load_or_create(&config.data_dir.join("pki"), &pki_opts).context("loading the cluster PKI")?;
-    let db_path = config.data_dir.join("db").join("state.db");
-    std::fs::create_dir_all(db_path.parent().expect("db path has a parent"))?;
-    let sqlite = Arc::new(storage::sqlite::SqliteStore::open(&db_path).context("opening the state store")?);
-    storage::sqlite::spawn_compactor(sqlite.clone(), Duration::from_secs(300), 1000);
-    let encryption = match &config.encryption_provider_config {
-        Some(path) => storage::encryption::EncryptionConfig::load(path),
-        None => storage::encryption::EncryptionConfig::load_or_create_default(&config.data_dir),
-    }
-    .context("loading the encryption provider configuration")?;
-    let encrypted = Arc::new(storage::encryption::EncryptingStore::new(sqlite, encryption));
     let metrics = Arc::new(metrics::Metrics::default());
-    let store: Arc<dyn storage::Store> =
-        Arc::new(metrics::InstrumentedStore { inner: encrypted, metrics: metrics.clone() });
+    let store = backend::open(config, metrics.clone()).await?;
 
     let allocator = Arc::new(services::ServiceAllocator::new(range));
     let policy = Arc::new(auth::policy::PolicyStore::default());

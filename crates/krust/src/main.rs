@@ -18,7 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the control plane: the API server on its embedded store.
+    /// Run the control plane: the API server on its embedded store (or etcd), with the
+    /// controller manager and the scheduler.
     Server(ServerArgs),
     /// Run a proxy to the Kubernetes API server (kubectl proxy).
     Proxy(apiproxy::ProxyFlags),
@@ -64,6 +65,14 @@ struct ServerArgs {
     /// Seconds a node's kubelet may be silent before the node goes Unknown (tests shorten it).
     #[arg(long, hide = true, default_value_t = 40)]
     node_monitor_grace_period: u64,
+    /// etcd endpoints (`http://host:port`, comma-separated) to keep the cluster state in,
+    /// instead of the embedded store; several servers can share them.
+    #[arg(long, value_delimiter = ',')]
+    etcd_servers: Vec<String>,
+    /// A prefix for every key in etcd, so that clusters can share one etcd (keys are
+    /// `<prefix>/registry/...`).
+    #[arg(long, default_value = "")]
+    etcd_prefix: String,
     #[command(flatten)]
     election: election::ElectionArgs,
 }
@@ -99,6 +108,8 @@ async fn server(args: ServerArgs) -> Result<()> {
         audit_log_path: args.audit_log_path.clone(),
         encryption_provider_config: args.encryption_provider_config.clone(),
         token_auth_file: args.token_auth_file.clone(),
+        etcd_servers: args.etcd_servers.clone(),
+        etcd_prefix: args.etcd_prefix.clone(),
     };
     let running = apiserver::start(&config).await?;
     // One identity per process, for every Lease it contends for.

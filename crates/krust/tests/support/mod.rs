@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod etcd;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -28,6 +30,29 @@ impl Cluster {
         let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
         let (port, child) = Self::spawn_on(dir.path(), 0, &args);
         Cluster { child: Some(child), dir, port, args }
+    }
+
+    /// Start a second server beside `other`, with its certificates and keys (one cluster CA,
+    /// one service account issuer) and extra flags, e.g. the same `--etcd-servers`.
+    pub fn start_beside(other: &Cluster, args: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = dir.path().join("pki");
+        std::fs::create_dir_all(&pki).expect("pki dir");
+        for file in std::fs::read_dir(other.dir.path().join("pki")).expect("the other server's pki") {
+            let file = file.expect("pki entry");
+            std::fs::copy(file.path(), pki.join(file.file_name())).expect("copying the pki");
+        }
+        let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
+        let (port, child) = Self::spawn_on(dir.path(), 0, &args);
+        Cluster { child: Some(child), dir, port, args }
+    }
+
+    /// Kill the server with SIGKILL, leaving it down.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL the server");
+            c.wait().expect("reap the server");
+        }
     }
 
     /// Start (or restart) a server on `data_dir`; returns the port and the child.
@@ -58,10 +83,7 @@ impl Cluster {
 
     /// Kill the server with SIGKILL and start it again on the same data and port.
     pub fn kill_and_restart(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().expect("SIGKILL the server");
-            c.wait().expect("reap the server");
-        }
+        self.kill();
         let (port, child) = Self::spawn_on(self.dir.path(), self.port, &self.args);
         assert_eq!(port, self.port);
         self.child = Some(child);
