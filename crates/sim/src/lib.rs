@@ -8,11 +8,12 @@
 //! Start with [`Config`], [`Identity`] and [`run`].
 
 pub mod addresses;
+pub mod kubelet;
 pub mod marker;
 pub mod node;
 pub mod pods;
+pub mod source;
 
-use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::Ipv4Addr;
@@ -126,77 +127,40 @@ pub async fn node_client(pki: &pki::Pki, server_url: &str, name: &str) -> Result
     Ok(kube::Client::try_from(config)?)
 }
 
-/// Run the nodes of `config` until `shutdown` resolves.
+/// Run the nodes of `config` until `shutdown` resolves. With [`Identity::Shared`] all nodes
+/// share one pod watch and one node watch ([`source::FanOut`]); with [`Identity::PerNode`]
+/// each node watches its own pods. Either way all nodes share the bounds on API calls in
+/// flight ([`kubelet::Limits`]).
 pub async fn run(identity: Identity, config: Config, shutdown: impl Future<Output = ()>) {
-    let nodes = config.node_specs().into_iter().map(|spec| {
+    let specs = config.node_specs();
+    let fan_out = match &identity {
+        Identity::Shared(client) => {
+            Some(Arc::new(source::FanOut::new(client.clone(), specs.iter().map(|spec| spec.name.clone()))))
+        }
+        Identity::PerNode { .. } => None,
+    };
+    let source = fan_out.clone().map_or(source::Source::Own, source::Source::Shared);
+    let limits = kubelet::Limits::default();
+    // Each node on its own task (dropping the set on shutdown aborts them all).
+    let mut kubelets = tokio::task::JoinSet::new();
+    if let Some(fan_out) = fan_out {
+        kubelets.spawn(async move { fan_out.run().await });
+    }
+    for spec in specs {
         let (client, fallback) = match &identity {
             Identity::PerNode { clients, fallback } => (clients.get(spec.index - 1).cloned(), fallback.clone()),
             Identity::Shared(client) => (Some(client.clone()), None),
         };
-        async move {
-            match client.or_else(|| fallback.clone()) {
-                Some(client) => run_node(spec, client, fallback).await,
-                None => tracing::error!(node = %spec.name, "no client for the simulated node"),
-            }
-        }
-    });
-    tokio::select! {
-        _ = futures::future::join_all(nodes) => {}
-        () = shutdown => {}
+        let Some(client) = client.or_else(|| fallback.clone()) else {
+            tracing::error!(node = %spec.name, "no client for the simulated node");
+            continue;
+        };
+        let kubelet = kubelet::Kubelet { spec, client, fallback, source: source.clone(), nodes: config.nodes };
+        kubelets.spawn(kubelet.run(limits.clone()));
     }
-}
-
-/// Register one node (retrying until the API server takes it), then heartbeat and run its pods.
-async fn run_node(spec: NodeSpec, client: kube::Client, fallback: Option<kube::Client>) {
-    let ready_since = node::now();
-    let mut client = client;
-    let mut delay = Duration::from_millis(200);
-    let node = loop {
-        match node::register(&client, &spec, ready_since).await {
-            Ok(node) => break node,
-            Err(Error::Api(kube::Error::Api(status))) if status.code == 403 && fallback.is_some() => {
-                tracing::warn!(node = %spec.name, message = %status.message,
-                    "the API server refuses the node's own identity; simulating it with the fallback identity");
-                client = fallback.clone().expect("checked");
-            }
-            Err(error) => {
-                tracing::warn!(node = %spec.name, %error, "registering the simulated node failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-        }
-    };
-    let pod_cidr =
-        node::await_pod_cidr(&client, &node).await.unwrap_or_else(|| addresses::fallback_pod_cidr(spec.index));
-    let ips = addresses::PodIps::new(&pod_cidr)
-        .or_else(|| addresses::PodIps::new(&addresses::fallback_pod_cidr(spec.index)))
-        .expect("the fallback range is IPv4");
-    let driver = Arc::new(pods::PodDriver::new(client.clone(), spec.name.clone(), spec.internal_ip.to_string(), ips));
-    tokio::join!(driver.run(), heartbeat(&client, &spec, node, ready_since));
-}
-
-/// Renew the Lease every [`LEASE_RENEW_INTERVAL`] and the status every [`STATUS_REPORT_INTERVAL`].
-async fn heartbeat(
-    client: &kube::Client,
-    spec: &NodeSpec,
-    mut node: k8s_openapi::api::core::v1::Node,
-    ready_since: Timestamp,
-) {
-    let mut lease = tokio::time::interval(LEASE_RENEW_INTERVAL);
-    let mut status = tokio::time::interval(STATUS_REPORT_INTERVAL);
-    status.tick().await; // Registration just reported it.
-    loop {
-        tokio::select! {
-            _ = lease.tick() => {
-                if let Err(error) = node::renew_lease(client, &node).await {
-                    tracing::warn!(node = %spec.name, %error, "renewing the node lease failed");
-                }
-            }
-            _ = status.tick() => match node::report_status(client, spec, ready_since).await {
-                Ok(reported) => node = reported,
-                Err(error) => tracing::warn!(node = %spec.name, %error, "reporting node status failed"),
-            },
-        }
+    tokio::select! {
+        _ = kubelets.join_all() => {}
+        () = shutdown => {}
     }
 }
 

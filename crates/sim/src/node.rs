@@ -108,22 +108,17 @@ pub async fn register(client: &kube::Client, spec: &NodeSpec, ready_since: Times
 }
 
 /// How long a new node waits for node IPAM to give it a pod range before it falls back to
-/// its own (against a cluster without IPAM).
-const POD_CIDR_WAIT: Duration = Duration::from_secs(5);
+/// its own (against a cluster without IPAM, or whose cluster CIDR has no range left).
+pub const POD_CIDR_WAIT: Duration = Duration::from_secs(5);
 
-/// The node's `spec.podCIDR`, waiting a little for node IPAM to assign it (a kubelet's pod
-/// network is not ready before); `None` when none arrives.
-pub async fn await_pod_cidr(client: &kube::Client, node: &Node) -> Option<String> {
-    let cidr_of = |node: &Node| node.spec.as_ref().and_then(|s| s.pod_cidr.clone()).filter(|c| !c.is_empty());
-    if let Some(cidr) = cidr_of(node) {
-        return Some(cidr);
-    }
+/// Node `name`'s `spec.podCIDR`, reading the Node until node IPAM assigned it (a kubelet's
+/// pod network is not ready before) or `wait` passed.
+pub async fn await_pod_cidr(client: &kube::Client, name: &str, wait: Duration) -> Option<String> {
     let api: Api<Node> = Api::all(client.clone());
-    let name = node.metadata.name.clone().unwrap_or_default();
-    let deadline = tokio::time::Instant::now() + POD_CIDR_WAIT;
+    let deadline = tokio::time::Instant::now() + wait;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Some(cidr) = api.get(&name).await.ok().as_ref().and_then(cidr_of) {
+        if let Some(cidr) = api.get(name).await.ok().as_ref().and_then(crate::source::cidr_of) {
             return Some(cidr);
         }
     }

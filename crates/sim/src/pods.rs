@@ -1,33 +1,46 @@
 //! What a simulated kubelet does with the pods bound to its node: starts them (Running,
 //! ready containers, a pod IP), finishes run-to-completion pods (see [`crate::marker`]),
 //! and ends graceful deletions by deleting the pod for good after a short simulated stop.
+//! The driver only consumes [`PodEvent`]s; where they come from (the node's own watch or
+//! one watch shared by all nodes) is [`crate::source`]'s concern.
 
 use crate::addresses::PodIps;
 use crate::marker::{AfterExit, RUN_TIME, after_exit, exit_code};
 use crate::node::now;
-use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event, watcher};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{Semaphore, SetOnce};
 
 /// How long stopping a pod's containers takes (bounded by the pod's grace period).
 pub const STOP_TIME: Duration = Duration::from_millis(500);
 /// The longest wait before restarting a container that exited (upstream's CrashLoopBackOff cap).
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(300);
 
+/// A change to a pod bound to the driver's node.
+#[derive(Debug)]
+pub enum PodEvent {
+    /// The pod as it is now (added or changed).
+    Applied(Pod),
+    /// The pod is gone.
+    Deleted(Pod),
+}
+
 /// The pod side of one simulated kubelet.
 pub struct PodDriver {
     client: kube::Client,
     node: String,
     host_ip: String,
-    ips: Mutex<PodIps>,
+    /// The node's pod range, once known; pods that need an address wait for it, as a
+    /// kubelet's pods wait for the pod network.
+    ips: SetOnce<Mutex<PodIps>>,
+    /// Bounds the API calls in flight across all drivers sharing it.
+    writes: Arc<Semaphore>,
     /// Pods (by uid) this driver has taken over, and those it is stopping.
     started: Mutex<HashSet<String>>,
     stopping: Mutex<HashSet<String>>,
@@ -68,36 +81,42 @@ fn container_base(pod: &Pod, container: &Container, restarts: i32) -> Value {
 }
 
 impl PodDriver {
-    pub fn new(client: kube::Client, node: String, host_ip: String, ips: PodIps) -> PodDriver {
+    /// A driver for the pods of `node` (at `host_ip`); `writes` bounds its API calls in
+    /// flight together with every other driver sharing it. Pods that need an address start
+    /// once [`PodDriver::set_pod_range`] gave it one.
+    pub fn new(client: kube::Client, node: String, host_ip: String, writes: Arc<Semaphore>) -> PodDriver {
         PodDriver {
             client,
             node,
             host_ip,
-            ips: Mutex::new(ips),
+            ips: SetOnce::new(),
+            writes,
             started: Mutex::new(HashSet::new()),
             stopping: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The node this driver runs pods for.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Hand out pod addresses from `ips` from now on (the first range set stays).
+    pub fn set_pod_range(&self, ips: PodIps) {
+        let _ = self.ips.set(Mutex::new(ips));
     }
 
     fn lock<'a, T>(set: &'a Mutex<T>) -> std::sync::MutexGuard<'a, T> {
         set.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Watch the pods bound to this node and drive each; runs until cancelled.
-    pub async fn run(self: Arc<Self>) {
-        let api: Api<Pod> = Api::all(self.client.clone());
-        let config = watcher::Config::default().fields(&format!("spec.nodeName={}", self.node));
-        let events = watcher(api, config).default_backoff();
-        let mut events = std::pin::pin!(events);
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(Event::Apply(pod) | Event::InitApply(pod)) => self.clone().observe(pod),
-                Ok(Event::Delete(pod)) => {
-                    Self::lock(&self.started).remove(&uid(&pod));
-                    Self::lock(&self.stopping).remove(&uid(&pod));
-                }
-                Ok(Event::Init | Event::InitDone) => {}
-                Err(error) => tracing::warn!(node = %self.node, %error, "watching pods failed; retrying"),
+    /// Act on a change to one of this node's pods; the work it starts runs on its own tasks.
+    pub fn handle(self: &Arc<Self>, event: PodEvent) {
+        match event {
+            PodEvent::Applied(pod) => self.clone().observe(pod),
+            PodEvent::Deleted(pod) => {
+                Self::lock(&self.started).remove(&uid(&pod));
+                Self::lock(&self.stopping).remove(&uid(&pod));
             }
         }
     }
@@ -142,7 +161,7 @@ impl PodDriver {
         let pod_ip = if spec.host_network == Some(true) {
             self.host_ip.clone()
         } else {
-            Self::lock(&self.ips).allocate().to_string()
+            Self::lock(self.ips.wait().await).allocate().to_string()
         };
         let init_statuses: Vec<Value> = spec
             .init_containers
@@ -178,6 +197,7 @@ impl PodDriver {
         if !init_statuses.is_empty() {
             status["initContainerStatuses"] = json!(init_statuses);
         }
+        let _permit = self.writes.acquire().await;
         self.api(pod)
             .patch_status(Self::name(pod), &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
             .await?;
@@ -191,6 +211,7 @@ impl PodDriver {
         let mut delay = RUN_TIME;
         loop {
             tokio::time::sleep(delay).await;
+            let _permit = self.writes.acquire().await;
             let Ok(Some(current)) = self.api(&pod).get_opt(Self::name(&pod)).await else { return };
             if current.metadata.deletion_timestamp.is_some() || current.metadata.uid != pod.metadata.uid {
                 return;
@@ -222,6 +243,7 @@ impl PodDriver {
     async fn stop(&self, pod: Pod) {
         let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0) as u64;
         tokio::time::sleep(STOP_TIME.min(Duration::from_secs(grace))).await;
+        let _permit = self.writes.acquire().await;
         let params = DeleteParams {
             grace_period_seconds: Some(0),
             preconditions: Some(Preconditions { uid: pod.metadata.uid.clone(), resource_version: None }),
