@@ -77,14 +77,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let metrics = Arc::new(metrics::Metrics::default());
     let store = backend::open(config, metrics.clone()).await?;
 
-    let allocator = Arc::new(services::ServiceAllocator::new(range));
+    let allocator = Arc::new(services::ServiceAllocator::new(range, store.clone()));
     let policy = Arc::new(auth::policy::PolicyStore::default());
     let registry = registry::Registry::new(store)
         .with_hooks("", "services", allocator.clone())
         .with_admission(Arc::new(admission::Chain::default_plugins(policy.clone())));
     if let Some(def) = resources::find("", "v1", "services") {
         let existing = registry.list(def, "", &registry::ListOptions::default()).await?;
-        allocator.restore(&existing.items);
+        allocator.restore(&existing.items).await.context("restoring the Service allocations")?;
     }
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.bind_address, config.secure_port))
