@@ -5,12 +5,19 @@
 //!
 //! The server's own `/metrics` histograms are diffed around each phase to show where its
 //! time went (request handling versus storage).
+//!
+//! `krust-bench scale` measures kwok's scale targets instead (see [`scale`]): N simulated
+//! nodes from a separate `krust sim` process Ready, P pods Running and deleted, and the
+//! scheduler's pods/s, with both processes' peak memory.
 
 mod client;
 mod load;
+mod scale;
 mod server;
 mod server_metrics;
+mod sim_nodes;
 mod stats;
+mod tracker;
 mod watch;
 
 use anyhow::Result;
@@ -24,7 +31,27 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "krust-bench", about = "Start a krust server and measure it over HTTPS")]
+#[command(
+    name = "krust-bench",
+    about = "Start a krust server and measure it over HTTPS",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    #[command(flatten)]
+    api: Args,
+}
+
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// kwok's scale targets: N simulated nodes (a separate `krust sim`) Ready, P pods
+    /// Running and deleted, and the scheduler's pods/s, with peak memory.
+    Scale(scale::ScaleArgs),
+}
+
+/// The API benchmark (the default mode).
+#[derive(clap::Args)]
 struct Args {
     /// The krust binary to start.
     #[arg(long, default_value = "target/release/krust")]
@@ -86,13 +113,16 @@ enum Goal {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run(args))
+    match cli.mode {
+        Some(Mode::Scale(args)) => runtime.block_on(scale::run(args)),
+        None => runtime.block_on(run(cli.api)),
+    }
 }
 
 async fn run(args: Args) -> Result<()> {
-    let server = Server::start(&args.krust, &args.server_log, Duration::from_secs(30)).await?;
+    let server = Server::start(&args.krust, &args.server_log, &[], Duration::from_secs(30)).await?;
     println!("krust server pid {} on 127.0.0.1:{}", server.pid, server.port);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = server.memory_kib()?;

@@ -5,7 +5,7 @@
 use crate::client::{Client, TlsFiles};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,14 +19,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Spawn `krust` and wait (at most `timeout`) until it reports its port and its
-    /// `/readyz` says ok.
-    pub async fn start(krust: &Path, log_filter: &str, timeout: Duration) -> Result<Server> {
+    /// Spawn `krust server` (with `extra_args`) and wait (at most `timeout`) until it
+    /// reports its port and its `/readyz` says ok.
+    pub async fn start(krust: &Path, log_filter: &str, extra_args: &[&str], timeout: Duration) -> Result<Server> {
         let dir = tempfile::tempdir().context("creating a temp data dir")?;
         let spawned = Instant::now();
         let mut child = Command::new(krust)
             .args(["server", "--bind-address", "127.0.0.1", "--secure-port", "0", "--data-dir"])
             .arg(dir.path())
+            .args(extra_args)
             .env("RUST_LOG", log_filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -76,19 +77,29 @@ impl Server {
         TlsFiles { ca: pki.join("ca.crt"), cert: pki.join("admin.crt"), key: pki.join("admin.key") }
     }
 
+    /// The admin kubeconfig the server wrote into its data dir.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
     /// The server's memory now, from `/proc/PID/status`.
     pub fn memory_kib(&self) -> Result<Memory> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).context("reading /proc status")?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-                .with_context(|| format!("{name} missing from /proc/{}/status", self.pid))
-        };
-        Ok(Memory { rss: field("VmRSS")?, peak: field("VmHWM")?, anon: field("RssAnon")?, file: field("RssFile")? })
+        memory_of(self.pid)
     }
+}
+
+/// The memory of process `pid` now, from `/proc/PID/status`.
+pub fn memory_of(pid: u32) -> Result<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc status")?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .with_context(|| format!("{name} missing from /proc/{pid}/status"))
+    };
+    Ok(Memory { rss: field("VmRSS")?, peak: field("VmHWM")?, anon: field("RssAnon")?, file: field("RssFile")? })
 }
 
 /// Resident memory in KiB: total, peak, and its anonymous (heap, stacks) and
