@@ -94,7 +94,7 @@ impl Kubelet {
                 let _permit = limits.registrations.acquire().await;
                 match node::register(&client, spec, ready_since).await {
                     Ok(node) => {
-                        if let Err(error) = node::renew_lease(&client, &node).await {
+                        if let Err(error) = node::create_lease(&client, &node).await {
                             tracing::warn!(node = %spec.name, %error, "creating the node lease failed");
                         }
                         Ok(node)

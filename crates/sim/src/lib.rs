@@ -4,6 +4,8 @@
 //! finish, the run-to-completion marker in [`marker`]). Every controller can be tested
 //! against them. They are API clients like any kubelet: each node with its own identity
 //! (`system:node:<name>` in `system:nodes`) or, against any cluster, one shared client.
+//! With one shared client, thousands of nodes share one pod watch and one node watch (see
+//! [`source`]); either way each node's life is a [`kubelet::Kubelet`].
 //!
 //! Start with [`Config`], [`Identity`] and [`run`].
 

@@ -132,26 +132,41 @@ pub async fn report_status(client: &kube::Client, spec: &NodeSpec, ready_since: 
     Ok(api.patch_status(&spec.name, &PatchParams::default(), &Patch::Merge(&patch)).await?)
 }
 
-/// Renew the node's Lease, creating it (owned by the Node) the first time.
+/// The node's Lease spec as renewed now.
+fn lease_renewal(name: &str) -> Value {
+    json!({"spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+        "renewTime": MicroTime(Timestamp::now())}})
+}
+
+/// Renew the node's Lease, creating it (owned by the Node) if it is missing.
 pub async fn renew_lease(client: &kube::Client, node: &Node) -> Result<(), Error> {
     let name = node.metadata.name.clone().unwrap_or_default();
     let api: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);
-    let renew = json!({"spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-        "renewTime": MicroTime(Timestamp::now())}});
-    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&renew)).await {
+    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&lease_renewal(&name))).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => {
-            let lease: Lease = serde_json::from_value(json!({
-                "metadata": {
-                    "name": name,
-                    "namespace": LEASE_NAMESPACE,
-                    "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name,
-                        "uid": node.metadata.uid}],
-                },
-                "spec": renew["spec"],
-            }))
-            .expect("a Lease");
-            api.create(&PostParams::default(), &lease).await?;
+        Err(kube::Error::Api(status)) if status.code == 404 => create_lease(client, node).await,
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Create the node's Lease (owned by the Node), renewing it if it already exists: what a
+/// node does first, when its Lease is most likely missing.
+pub async fn create_lease(client: &kube::Client, node: &Node) -> Result<(), Error> {
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let api: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {
+            "name": name,
+            "namespace": LEASE_NAMESPACE,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node.metadata.uid}],
+        },
+        "spec": lease_renewal(&name)["spec"],
+    }))
+    .expect("a Lease");
+    match api.create(&PostParams::default(), &lease).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&lease_renewal(&name))).await?;
             Ok(())
         }
         Err(error) => Err(error.into()),
