@@ -25,9 +25,19 @@ impl Cluster {
     }
 
     /// Start a server with extra `krust server` flags (`{dir}` stands for the data dir).
+    /// With `KRUST_E2E_ETCD=<endpoint>` in the environment, the server keeps its state in
+    /// that etcd (under a prefix of its own) instead of the embedded store, so the whole
+    /// suite can be run against the etcd backend.
     pub fn start_with(args: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
+        let mut args: Vec<String> =
+            args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
+        if let Ok(endpoint) = std::env::var("KRUST_E2E_ETCD")
+            && !args.iter().any(|a| a.starts_with("--etcd-servers"))
+        {
+            let prefix = format!("/{}", dir.path().file_name().unwrap().to_string_lossy());
+            args.extend(["--etcd-servers".to_owned(), endpoint, "--etcd-prefix".to_owned(), prefix]);
+        }
         let (port, child) = Self::spawn_on(dir.path(), 0, &args);
         Cluster { child: Some(child), dir, port, args }
     }
