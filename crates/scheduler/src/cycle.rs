@@ -1,6 +1,11 @@
-//! One scheduling cycle over a [`Snapshot`]: run the filters on every node (counting the
-//! pods nominated there), then score the nodes that are left and pick the best; or explain,
-//! in upstream's words, why none fit.
+//! One scheduling cycle over a [`Snapshot`]: run the filters on the nodes (counting the
+//! pods nominated there) until enough feasible ones are found, then score those and pick
+//! the best; or explain, in upstream's words, why none fit.
+//!
+//! As upstream, a large cluster is not searched whole for every pod: filtering stops after
+//! [`num_feasible_nodes_to_find`] feasible nodes (`percentageOfNodesToScore`, adaptive by
+//! default), and the next cycle starts where this one stopped ([`Rotation`]), so every node
+//! gets its turn. When nothing fits, every node has been looked at, so the message counts all.
 
 use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, pod_priority};
 use k8s_openapi::api::core::v1::Pod;
@@ -51,6 +56,37 @@ fn join_counts<'a>(counts: impl Iterator<Item = (&'a str, usize)>) -> String {
     parts.join(", ")
 }
 
+/// Upstream's `minFeasibleNodesToFind`: smaller clusters are always searched whole.
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// Upstream's `minFeasibleNodesPercentageToFind`: the adaptive percentage's floor.
+pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+
+/// How many feasible nodes to find among `all` before scoring (upstream's
+/// `numFeasibleNodesToFind` with the default adaptive `percentageOfNodesToScore`:
+/// 50% less 1% per 125 nodes, at least 5%, and never fewer than 100 nodes).
+pub fn num_feasible_nodes_to_find(all: usize) -> usize {
+    if all < MIN_FEASIBLE_NODES_TO_FIND {
+        return all;
+    }
+    let percentage = 50usize.saturating_sub(all / 125).max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND);
+    (all * percentage / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// What one cycle leaves the next: where filtering resumes (upstream's
+/// `nextStartNodeIndex`) and how many decisions were made (equal nodes take turns by it).
+#[derive(Clone, Debug, Default)]
+pub struct Rotation {
+    next_start: usize,
+    turn: usize,
+}
+
+impl Rotation {
+    /// How many cycles ran before this one.
+    pub fn turn(&self) -> usize {
+        self.turn
+    }
+}
+
 /// Every filter's once-per-cycle state for `pod` over `snapshot`.
 pub fn pre_filter(pod: &Pod, snapshot: &Snapshot, filters: &[Box<dyn FilterPlugin>]) -> Vec<Option<PluginState>> {
     filters.iter().map(|filter| filter.pre_filter(pod, snapshot)).collect()
@@ -80,6 +116,9 @@ pub fn filter_node(
     filters: &[Box<dyn FilterPlugin>],
     states: &[Option<PluginState>],
 ) -> Result<(), Rejection> {
+    if snapshot.nominated.is_empty() {
+        return run_filters(pod, node, filters, states);
+    }
     let priority = pod_priority(pod);
     let nominated: Vec<&Arc<Pod>> = snapshot
         .nominated
@@ -104,15 +143,18 @@ fn nominated_node(pod: &Pod) -> Option<&str> {
 }
 
 /// Where `pod` should run. A pod nominated to a node by an earlier preemption goes there if
-/// it now fits; otherwise the highest-scoring feasible node. Ties go to the node after
-/// `tie_breaker` in the list, so equal nodes take turns.
+/// it now fits; otherwise the highest-scoring feasible node among those found. Ties go to
+/// the node after the [`Rotation::turn`]th in the list of feasible nodes, so equal nodes
+/// take turns.
 pub fn schedule(
     pod: &Pod,
     snapshot: &Snapshot,
     filters: &[Box<dyn FilterPlugin>],
     scorers: &[Box<dyn ScorePlugin>],
-    tie_breaker: usize,
+    rotation: &mut Rotation,
 ) -> Result<String, FitError> {
+    let tie_breaker = rotation.turn;
+    rotation.turn = rotation.turn.wrapping_add(1);
     let states = pre_filter(pod, snapshot, filters);
     if let Some(nominated) = nominated_node(pod)
         && let Some(node) = snapshot.nodes.iter().find(|n| n.name() == nominated)
@@ -120,18 +162,30 @@ pub fn schedule(
     {
         return Ok(nominated.to_owned());
     }
-    let mut feasible = Vec::new();
-    let mut rejections = BTreeMap::new();
-    for node in &snapshot.nodes {
+    let all = snapshot.nodes.len();
+    if all == 0 {
+        return Err(FitError::new(0, BTreeMap::new()));
+    }
+    let wanted = num_feasible_nodes_to_find(all);
+    let start = rotation.next_start % all;
+    let mut feasible = Vec::with_capacity(wanted);
+    let mut rejected = Vec::new();
+    for step in 0..all {
+        let node = &snapshot.nodes[(start + step) % all];
         match filter_node(pod, node, snapshot, filters, &states) {
-            Ok(()) => feasible.push(node),
-            Err(rejection) => {
-                rejections.insert(node.name().to_owned(), rejection);
+            Ok(()) => {
+                feasible.push(node);
+                if feasible.len() >= wanted {
+                    break;
+                }
             }
+            Err(rejection) => rejected.push((node, rejection)),
         }
     }
+    rotation.next_start = (start + feasible.len() + rejected.len()) % all;
     if feasible.is_empty() {
-        return Err(FitError::new(snapshot.nodes.len(), rejections));
+        let rejections = rejected.into_iter().map(|(node, rejection)| (node.name().to_owned(), rejection)).collect();
+        return Err(FitError::new(all, rejections));
     }
     let mut totals = vec![0i64; feasible.len()];
     for scorer in scorers {
@@ -162,7 +216,13 @@ mod tests {
         let mut busy = node("busy", json!({}));
         busy.add_pod(Arc::new(pod_requesting("3", "6Gi")));
         let snapshot = Snapshot { nodes: vec![busy, node("idle", json!({}))], ..Default::default() };
-        let chosen = schedule(&pod_requesting("500m", "1Gi"), &snapshot, &default_filters(), &default_scores(), 0);
+        let chosen = schedule(
+            &pod_requesting("500m", "1Gi"),
+            &snapshot,
+            &default_filters(),
+            &default_scores(),
+            &mut Rotation::default(),
+        );
         assert_eq!(chosen.unwrap(), "idle");
     }
 
@@ -173,8 +233,14 @@ mod tests {
             nodes: vec![node("a", json!({})), tainted, node("b", json!({"spec": {"unschedulable": true}}))],
             ..Default::default()
         };
-        let error =
-            schedule(&pod_requesting("100", "1Gi"), &snapshot, &default_filters(), &default_scores(), 0).unwrap_err();
+        let error = schedule(
+            &pod_requesting("100", "1Gi"),
+            &snapshot,
+            &default_filters(),
+            &default_scores(),
+            &mut Rotation::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             error.message(),
             "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {gpu: true}, \
@@ -185,13 +251,17 @@ mod tests {
     #[test]
     fn counts_one_reason_across_nodes() {
         let snapshot = Snapshot { nodes: vec![node("a", json!({})), node("b", json!({}))], ..Default::default() };
-        let error = schedule(&pod_requesting("100", "1Gi"), &snapshot, &default_filters(), &[], 0).unwrap_err();
+        let error =
+            schedule(&pod_requesting("100", "1Gi"), &snapshot, &default_filters(), &[], &mut Rotation::default())
+                .unwrap_err();
         assert_eq!(error.message(), "0/2 nodes are available: 2 Insufficient cpu.");
         let with_preemption = FitError { post_filter_message: "preemption: not eligible.".to_owned(), ..error };
         assert_eq!(with_preemption.message(), "0/2 nodes are available: 2 Insufficient cpu. preemption: not eligible.");
         let empty = Snapshot::default();
         assert_eq!(
-            schedule(&pod_requesting("1", "1Gi"), &empty, &default_filters(), &[], 0).unwrap_err().message(),
+            schedule(&pod_requesting("1", "1Gi"), &empty, &default_filters(), &[], &mut Rotation::default())
+                .unwrap_err()
+                .message(),
             "no nodes available to schedule pods"
         );
     }
@@ -211,13 +281,19 @@ mod tests {
             ..Default::default()
         };
         let filters = default_filters();
-        let low = schedule(&named("low", 0, "2"), &snapshot, &filters, &[], 0).unwrap_err();
+        let low = schedule(&named("low", 0, "2"), &snapshot, &filters, &[], &mut Rotation::default()).unwrap_err();
         assert_eq!(low.message(), "0/1 nodes are available: 1 Insufficient cpu.");
         // As important as the nominated pod: it still leaves it the room; more important: it does not.
-        assert!(schedule(&named("peer", 100, "2"), &snapshot, &filters, &[], 0).is_err());
-        assert_eq!(schedule(&named("higher", 200, "2"), &snapshot, &filters, &[], 0).unwrap(), "a");
+        assert!(schedule(&named("peer", 100, "2"), &snapshot, &filters, &[], &mut Rotation::default()).is_err());
+        assert_eq!(
+            schedule(&named("higher", 200, "2"), &snapshot, &filters, &[], &mut Rotation::default()).unwrap(),
+            "a"
+        );
         // The nominated pod itself is not counted twice.
-        assert_eq!(schedule(&named("preemptor", 100, "3"), &snapshot, &filters, &[], 0).unwrap(), "a");
+        assert_eq!(
+            schedule(&named("preemptor", 100, "3"), &snapshot, &filters, &[], &mut Rotation::default()).unwrap(),
+            "a"
+        );
     }
 
     #[test]
@@ -227,8 +303,41 @@ mod tests {
         let snapshot = Snapshot { nodes: vec![busy, node("idle", json!({}))], ..Default::default() };
         let mut pod = pod_requesting("500m", "1Gi");
         pod.status = Some(serde_json::from_value(json!({"nominatedNodeName": "busy"})).unwrap());
-        assert_eq!(schedule(&pod, &snapshot, &default_filters(), &default_scores(), 0).unwrap(), "busy");
+        assert_eq!(
+            schedule(&pod, &snapshot, &default_filters(), &default_scores(), &mut Rotation::default()).unwrap(),
+            "busy"
+        );
         pod.status = Some(serde_json::from_value(json!({"nominatedNodeName": "gone"})).unwrap());
-        assert_eq!(schedule(&pod, &snapshot, &default_filters(), &default_scores(), 0).unwrap(), "idle");
+        assert_eq!(
+            schedule(&pod, &snapshot, &default_filters(), &default_scores(), &mut Rotation::default()).unwrap(),
+            "idle"
+        );
+    }
+
+    fn empty_nodes(count: usize) -> Snapshot {
+        Snapshot { nodes: (0..count).map(|i| node(&format!("n{i:03}"), json!({}))).collect(), ..Default::default() }
+    }
+
+    #[test]
+    fn large_clusters_are_searched_in_part_and_in_turn() {
+        assert_eq!(num_feasible_nodes_to_find(50), 50);
+        assert_eq!(num_feasible_nodes_to_find(150), 100);
+        assert_eq!(num_feasible_nodes_to_find(1000), 420);
+        assert_eq!(num_feasible_nodes_to_find(5000), 500);
+        assert_eq!(num_feasible_nodes_to_find(20000), 1000);
+        let snapshot = empty_nodes(300);
+        let (filters, scorers) = (default_filters(), default_scores());
+        let mut rotation = Rotation::default();
+        let small = pod_requesting("100m", "1Gi");
+        // 48% of 300 nodes: the first 144 are filtered, the first of the equals chosen.
+        assert_eq!(schedule(&small, &snapshot, &filters, &scorers, &mut rotation).unwrap(), "n000");
+        assert_eq!(rotation.next_start, 144);
+        // The next cycle starts at n144; ties go one further.
+        assert_eq!(schedule(&small, &snapshot, &filters, &scorers, &mut rotation).unwrap(), "n145");
+        assert_eq!(rotation.next_start, 288);
+        // Nothing fits: every node was looked at and counted.
+        let error = schedule(&pod_requesting("100", "1Gi"), &snapshot, &filters, &scorers, &mut rotation).unwrap_err();
+        assert_eq!(error.message(), "0/300 nodes are available: 300 Insufficient cpu.");
+        assert_eq!(rotation.next_start, 288);
     }
 }

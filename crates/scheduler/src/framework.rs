@@ -52,6 +52,15 @@ impl Resources {
         }
     }
 
+    fn sub(&mut self, other: &Resources) {
+        self.milli_cpu -= other.milli_cpu;
+        self.memory -= other.memory;
+        self.ephemeral_storage -= other.ephemeral_storage;
+        for (name, amount) in &other.scalar {
+            *self.scalar.entry(name.clone()).or_insert(0) -= amount;
+        }
+    }
+
     fn max_with(&mut self, other: &Resources) {
         self.milli_cpu = self.milli_cpu.max(other.milli_cpu);
         self.memory = self.memory.max(other.memory);
@@ -150,11 +159,28 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
         .collect()
 }
 
+/// Whether `pod` has any pod affinity or anti-affinity (required or preferred).
+pub fn has_pod_affinity(pod: &Pod) -> bool {
+    let affinity = pod.spec.as_ref().and_then(|s| s.affinity.as_ref());
+    affinity.is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some())
+}
+
+/// Whether `pod` has a required pod anti-affinity term.
+pub fn has_required_anti_affinity(pod: &Pod) -> bool {
+    let anti = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()).and_then(|a| a.pod_anti_affinity.as_ref());
+    anti.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()).is_some_and(|t| !t.is_empty())
+}
+
 /// One node and the pods on it, with their totals.
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
     pub node: Arc<Node>,
     pub pods: Vec<Arc<Pod>>,
+    /// The pods with pod affinity or anti-affinity (upstream's `PodsWithAffinity`), so the
+    /// affinity plugins need not look at every pod.
+    pub pods_with_affinity: Vec<Arc<Pod>>,
+    /// The pods with required anti-affinity (upstream's `PodsWithRequiredAntiAffinity`).
+    pub pods_with_required_anti_affinity: Vec<Arc<Pod>>,
     /// The sum of the pods' requests.
     pub requested: Resources,
     /// The same with the scoring defaults for containers that request nothing.
@@ -167,18 +193,27 @@ pub struct NodeInfo {
 
 impl NodeInfo {
     pub fn new(node: Arc<Node>) -> NodeInfo {
-        let list = node.status.as_ref().and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()));
-        let allocatable = list.map(Resources::from_list).unwrap_or_default();
-        let allowed_pods = list.and_then(|l| l.get("pods")).and_then(|q| parse_units(&q.0)).unwrap_or(0);
-        NodeInfo {
-            node,
+        let mut info = NodeInfo {
+            node: node.clone(),
             pods: Vec::new(),
+            pods_with_affinity: Vec::new(),
+            pods_with_required_anti_affinity: Vec::new(),
             requested: Resources::default(),
             non_zero_requested: Resources::default(),
             used_ports: Vec::new(),
-            allocatable,
-            allowed_pods,
-        }
+            allocatable: Resources::default(),
+            allowed_pods: 0,
+        };
+        info.set_node(node);
+        info
+    }
+
+    /// Replace the node object (a change of labels, taints or allocatable), keeping its pods.
+    pub fn set_node(&mut self, node: Arc<Node>) {
+        let list = node.status.as_ref().and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()));
+        self.allocatable = list.map(Resources::from_list).unwrap_or_default();
+        self.allowed_pods = list.and_then(|l| l.get("pods")).and_then(|q| parse_units(&q.0)).unwrap_or(0);
+        self.node = node;
     }
 
     pub fn name(&self) -> &str {
@@ -203,7 +238,30 @@ impl NodeInfo {
         self.requested.add(&pod_requests(&pod, false));
         self.non_zero_requested.add(&pod_requests(&pod, true));
         self.used_ports.extend(host_ports(&pod));
+        if has_pod_affinity(&pod) {
+            self.pods_with_affinity.push(pod.clone());
+        }
+        if has_required_anti_affinity(&pod) {
+            self.pods_with_required_anti_affinity.push(pod.clone());
+        }
         self.pods.push(pod);
+    }
+
+    /// Take the pod `namespace/name` off the node, undoing [`Self::add_pod`]; whether it was there.
+    pub fn remove_pod(&mut self, namespace: &str, name: &str) -> bool {
+        let is_it = |p: &Arc<Pod>| {
+            p.metadata.name.as_deref() == Some(name) && p.metadata.namespace.as_deref().unwrap_or_default() == namespace
+        };
+        let Some(position) = self.pods.iter().position(is_it) else { return false };
+        let pod = self.pods.remove(position);
+        self.requested.sub(&pod_requests(&pod, false));
+        self.non_zero_requested.sub(&pod_requests(&pod, true));
+        self.pods_with_affinity.retain(|p| !is_it(p));
+        self.pods_with_required_anti_affinity.retain(|p| !is_it(p));
+        if !host_ports(&pod).is_empty() {
+            self.used_ports = self.pods.iter().flat_map(|p| host_ports(p)).collect();
+        }
+        true
     }
 }
 
@@ -221,6 +279,43 @@ pub struct Snapshot {
     /// Pending pods promised a node by an earlier preemption (`status.nominatedNodeName`),
     /// by node name: filters count them on that node for pods of no higher priority.
     pub nominated: BTreeMap<String, Vec<Arc<Pod>>>,
+    /// Which nodes hold pods with affinity terms, when known (the cache keeps it; a
+    /// snapshot made by hand has none, and its nodes are all looked at).
+    pub affinity_index: Option<AffinityIndex>,
+}
+
+/// Positions in [`Snapshot::nodes`] of the nodes holding pods with pod affinity terms
+/// (upstream's `HavePodsWithAffinityNodeInfoList`), and with required anti-affinity terms.
+/// It may name more nodes than hold such pods (never fewer).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AffinityIndex {
+    pub with_affinity: Vec<usize>,
+    pub with_required_anti_affinity: Vec<usize>,
+}
+
+impl AffinityIndex {
+    pub fn of(nodes: &[NodeInfo]) -> AffinityIndex {
+        let positions =
+            |has: fn(&NodeInfo) -> bool| nodes.iter().enumerate().filter(move |(_, n)| has(n)).map(|(i, _)| i);
+        AffinityIndex {
+            with_affinity: positions(|n| !n.pods_with_affinity.is_empty()).collect(),
+            with_required_anti_affinity: positions(|n| !n.pods_with_required_anti_affinity.is_empty()).collect(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// The nodes that may hold pods with affinity terms (with `required_anti`: required
+    /// anti-affinity terms).
+    pub fn nodes_with_affinity(&self, required_anti: bool) -> Box<dyn Iterator<Item = &NodeInfo> + '_> {
+        match &self.affinity_index {
+            Some(index) => {
+                let positions = if required_anti { &index.with_required_anti_affinity } else { &index.with_affinity };
+                Box::new(positions.iter().filter_map(|&i| self.nodes.get(i)))
+            }
+            None => Box::new(self.nodes.iter()),
+        }
+    }
 }
 
 /// How final a filter's refusal is: whether evicting pods (preemption) could change it.

@@ -4,19 +4,23 @@
 //! - [`framework`]: what plugins see ([`framework::NodeInfo`], [`framework::Snapshot`]) and
 //!   their traits ([`framework::FilterPlugin`], [`framework::ScorePlugin`]);
 //! - [`plugins`]: the default profile, one plugin per file;
-//! - [`cycle`]: filter (counting nominated pods), score, pick — or upstream's
-//!   `0/N nodes are available` explanation;
+//! - [`cache`]: nodes with the pods bound or assumed there, kept event by event, and the
+//!   cheap per-cycle snapshot update; [`nominator`]: pods nominated by preemption;
+//! - [`cycle`]: filter (counting nominated pods) until enough nodes fit, score, pick — or
+//!   upstream's `0/N nodes are available` explanation;
 //! - [`preemption`]: DefaultPreemption, evicting lower-priority pods for a pod that fits nowhere;
 //! - [`queue`]: active pods (highest priority first, then earliest queued), per-pod backoff, and the unschedulable set retried when the
 //!   cluster changes;
-//! - [`scheduler`]: the caches, the loop, binding through `pods/binding`;
+//! - [`scheduler`]: the watches, the loop, binding through `pods/binding` in the background;
 //! - [`report`]: the `PodScheduled=False` condition and the scheduling Events.
 //!
 //! Start with [`client`] and [`run`].
 
+pub mod cache;
 pub mod cycle;
 pub mod framework;
 pub mod labels;
+pub mod nominator;
 pub mod plugins;
 pub mod preemption;
 pub mod quantity;

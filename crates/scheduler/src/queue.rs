@@ -6,7 +6,8 @@
 //! or [`UNSCHEDULABLE_FLUSH`] passes. A pod found unschedulable while the cluster changed
 //! under its attempt goes to backoff instead, so the change is not missed.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -38,6 +39,40 @@ struct Waiting {
     order: u64,
 }
 
+/// The active pods, in the order they are handed out.
+struct Active<K> {
+    by_key: HashMap<K, Waiting>,
+    /// (highest priority first, then earliest queued) → pod; `order` makes each entry unique.
+    in_line: BTreeMap<(Reverse<i32>, u64), K>,
+}
+
+impl<K: Clone + Eq + Hash> Active<K> {
+    fn insert(&mut self, key: K, waiting: Waiting) {
+        if let Some(old) = self.by_key.insert(key.clone(), waiting) {
+            self.in_line.remove(&(Reverse(old.priority), old.order));
+        }
+        self.in_line.insert((Reverse(waiting.priority), waiting.order), key);
+    }
+
+    fn remove(&mut self, key: &K) -> Option<Waiting> {
+        let waiting = self.by_key.remove(key)?;
+        self.in_line.remove(&(Reverse(waiting.priority), waiting.order));
+        Some(waiting)
+    }
+
+    fn set_priority(&mut self, key: &K, priority: i32) -> bool {
+        let Some(&waiting) = self.by_key.get(key) else { return false };
+        self.insert(key.clone(), Waiting { priority, ..waiting });
+        true
+    }
+
+    fn pop_first(&mut self) -> Option<(K, Waiting)> {
+        let (_, key) = self.in_line.pop_first()?;
+        let waiting = self.by_key.remove(&key)?;
+        Some((key, waiting))
+    }
+}
+
 struct InFlight {
     priority: i32,
     /// The cluster-change count when the attempt started.
@@ -47,7 +82,7 @@ struct InFlight {
 }
 
 struct State<K> {
-    active: HashMap<K, Waiting>,
+    active: Active<K>,
     /// Pods waiting out their backoff, and when it ends.
     backoff: HashMap<K, (Waiting, Instant)>,
     /// Unschedulable pods, and since when.
@@ -133,7 +168,7 @@ impl<K: Clone + Eq + Hash> State<K> {
 impl<K: Clone + Eq + Hash> SchedulingQueue<K> {
     pub fn new() -> Self {
         let state = State {
-            active: HashMap::new(),
+            active: Active { by_key: HashMap::new(), in_line: BTreeMap::new() },
             backoff: HashMap::new(),
             unschedulable: HashMap::new(),
             in_flight: HashMap::new(),
@@ -158,8 +193,7 @@ impl<K: Clone + Eq + Hash> SchedulingQueue<K> {
             flight.updated = true;
             return;
         }
-        if let Some(waiting) = state.active.get_mut(&key) {
-            waiting.priority = priority;
+        if state.active.set_priority(&key, priority) {
             return;
         }
         if let Some(entry) = state.backoff.get_mut(&key) {
@@ -207,13 +241,7 @@ impl<K: Clone + Eq + Hash> SchedulingQueue<K> {
                     return None;
                 }
                 let next_due = state.promote(Instant::now());
-                let best = state
-                    .active
-                    .iter()
-                    .max_by(|(_, a), (_, b)| a.priority.cmp(&b.priority).then(b.order.cmp(&a.order)))
-                    .map(|(key, _)| key.clone());
-                if let Some(key) = best {
-                    let waiting = state.active.remove(&key).expect("just found");
+                if let Some((key, waiting)) = state.active.pop_first() {
                     let move_cycle = state.move_cycle;
                     state
                         .in_flight
@@ -265,7 +293,7 @@ impl<K: Clone + Eq + Hash> SchedulingQueue<K> {
     /// How many pods wait in each place: (active, backoff, unschedulable).
     pub fn lengths(&self) -> (usize, usize, usize) {
         let state = self.lock();
-        (state.active.len(), state.backoff.len(), state.unschedulable.len())
+        (state.active.by_key.len(), state.backoff.len(), state.unschedulable.len())
     }
 }
 

@@ -1,13 +1,20 @@
-//! The scheduler's loop: caches of nodes, pods, Services and ReplicaSets kept by watches;
-//! pending pods fed into the [`SchedulingQueue`]; one pod at a time taken from it,
-//! placed by [`cycle::schedule`] on a snapshot of the caches and bound through
-//! `pods/binding`. A pod is "assumed" on its node from the decision until the watch shows
-//! it bound, so the next decision already counts it. A pod that fits nowhere may preempt
-//! lower-priority pods ([`preemption`]); it is then nominated to that node, where less
-//! important pods see its room as taken, and retried once the victims are gone.
+//! The scheduler's loop: watches keep the [`Cache`] of nodes and placed pods, the
+//! [`Nominator`] and caches of Services, ReplicaSets and budgets; pending pods are fed into
+//! the [`SchedulingQueue`]. One pod at a time is taken from it and placed by
+//! [`cycle::schedule`] on the snapshot, brought up to date with what changed since the last
+//! cycle. The pod is then assumed on its node in the cache, so the next decision already
+//! counts it, and bound through `pods/binding` in a task of its own (upstream's binding
+//! cycle), up to [`MAX_IN_FLIGHT`] at once, while the next pods are scheduled; a failed
+//! binding forgets the assumption and retries the pod after its backoff. A pod that fits
+//! nowhere may preempt lower-priority pods ([`preemption`]); it is then nominated to that
+//! node, where less important pods see its room as taken, and retried once the victims are
+//! gone. Its `PodScheduled` condition and the FailedScheduling event are written in a task
+//! too, so the API's round trips never hold the loop.
 
-use crate::cycle;
-use crate::framework::{FilterPlugin, NodeInfo, ScorePlugin, Snapshot, pod_priority};
+use crate::cache::{Cache, PodKey, is_terminal, key_of, node_name};
+use crate::cycle::{self, Rotation};
+use crate::framework::{FilterPlugin, ScorePlugin, Snapshot, pod_priority};
+use crate::nominator::{Nominator, nominated_node};
 use crate::plugins::{default_filters, default_scores};
 use crate::preemption::{self, Decision, evict};
 use crate::queue::{Outcome, SchedulingQueue};
@@ -22,11 +29,12 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher as watch};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Semaphore;
 
-type PodKey = (String, String);
+/// How many bindings (and status writes) may be under way while the loop goes on.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 pub struct Scheduler {
     client: kube::Client,
@@ -36,36 +44,18 @@ pub struct Scheduler {
     replica_sets: Store<ReplicaSet>,
     pdbs: Store<PodDisruptionBudget>,
     queue: SchedulingQueue<PodKey>,
-    /// Pods decided but not yet seen bound: key → (node, pod).
-    assumed: Mutex<HashMap<PodKey, (String, Arc<Pod>)>>,
-    /// Nominations written but maybe not yet seen by the watch: key → node (`""`: cleared).
-    nominations: Mutex<HashMap<PodKey, String>>,
+    cache: Mutex<Cache>,
+    nominator: Mutex<Nominator>,
     filters: Vec<Box<dyn FilterPlugin>>,
     scorers: Vec<Box<dyn ScorePlugin>>,
     reporter: Reporter,
-    decisions: AtomicUsize,
-}
-
-fn key_of(pod: &Pod) -> PodKey {
-    (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name.clone().unwrap_or_default())
-}
-
-fn node_name(pod: &Pod) -> Option<&str> {
-    pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty())
-}
-
-fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+    in_flight: Arc<Semaphore>,
 }
 
 /// Whether this scheduler should place `pod`: unbound, ours, alive.
 fn wants_scheduling(pod: &Pod) -> bool {
     let ours = pod.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).is_none_or(|n| n == SCHEDULER_NAME);
     ours && node_name(pod).is_none() && pod.metadata.deletion_timestamp.is_none() && !is_terminal(pod)
-}
-
-fn nominated_node(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).unwrap_or_default()
 }
 
 /// What of a node can change where pods fit; heartbeats that change none of it are ignored.
@@ -79,6 +69,15 @@ fn schedulable_fingerprint(node: &Node) -> String {
         status.and_then(|s| s.allocatable.clone()),
     ])
     .to_string()
+}
+
+/// The object a cache just stored for `object` (shared, not copied), or a copy.
+fn stored<K>(store: &Store<K>, object: &K) -> Arc<K>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Clone + Default + Eq + std::hash::Hash,
+{
+    store.get(&ObjectRef::from_obj(object)).unwrap_or_else(|| Arc::new(object.clone()))
 }
 
 impl Scheduler {
@@ -97,12 +96,12 @@ impl Scheduler {
             replica_sets,
             pdbs,
             queue: SchedulingQueue::new(),
-            assumed: Mutex::new(HashMap::new()),
-            nominations: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::new()),
+            nominator: Mutex::new(Nominator::new()),
             filters: default_filters(),
             scorers: default_scores(),
             reporter: Reporter::new(client.clone()),
-            decisions: AtomicUsize::new(0),
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         });
         let pod_events = {
             let scheduler = scheduler.clone();
@@ -119,10 +118,15 @@ impl Scheduler {
                 };
                 let name = node.metadata.name.clone().unwrap_or_default();
                 let changed = if deleted {
+                    scheduler.lock_cache().remove_node(&name);
                     seen.remove(&name).is_some()
                 } else {
                     let fingerprint = schedulable_fingerprint(node);
-                    seen.insert(name, fingerprint.clone()).as_ref() != Some(&fingerprint)
+                    let changed = seen.insert(name, fingerprint.clone()).as_ref() != Some(&fingerprint);
+                    if changed {
+                        scheduler.lock_cache().set_node(stored(&scheduler.nodes, node));
+                    }
+                    changed
                 };
                 if changed {
                     scheduler.queue.move_all();
@@ -141,27 +145,29 @@ impl Scheduler {
         match event {
             Event::Apply(pod) | Event::InitApply(pod) => {
                 let key = key_of(pod);
-                if wants_scheduling(pod) {
-                    let mut nominations = self.lock_nominations();
-                    // The watch caught up with what was written.
-                    if nominations.get(&key).is_some_and(|node| node == nominated_node(pod)) {
-                        nominations.remove(&key);
-                    }
-                    drop(nominations);
-                    self.queue.add(key, pod_priority(pod));
+                let pod = stored(&self.pods, pod);
+                if wants_scheduling(&pod) {
+                    self.lock_nominator().observe_pending(key.clone(), pod.clone());
+                    self.queue.add(key, pod_priority(&pod));
                 } else {
-                    self.lock_nominations().remove(&key);
+                    self.lock_nominator().forget(&key);
                     self.queue.delete(&key);
                 }
+                self.lock_cache().set_pod(pod);
             }
             Event::Delete(pod) => {
                 let key = key_of(pod);
                 self.queue.delete(&key);
-                self.lock_nominations().remove(&key);
+                self.lock_nominator().forget(&key);
                 self.reporter.forget(&key.0, &key.1);
-                let was_assumed = self.lock_assumed().remove(&key).is_some();
+                let was_placed = {
+                    let mut cache = self.lock_cache();
+                    let placed = cache.is_placed(&key);
+                    cache.remove_pod(&key);
+                    placed
+                };
                 // A bound pod going away frees room on its node.
-                if node_name(pod).is_some() || was_assumed {
+                if node_name(pod).is_some() || was_placed {
                     self.queue.move_all();
                 }
             }
@@ -169,12 +175,12 @@ impl Scheduler {
         }
     }
 
-    fn lock_assumed(&self) -> std::sync::MutexGuard<'_, HashMap<PodKey, (String, Arc<Pod>)>> {
-        self.assumed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock_cache(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn lock_nominations(&self) -> std::sync::MutexGuard<'_, HashMap<PodKey, String>> {
-        self.nominations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock_nominator(&self) -> MutexGuard<'_, Nominator> {
+        self.nominator.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn schedule_pods(self: Arc<Self>) {
@@ -189,96 +195,100 @@ impl Scheduler {
         if synced.is_err() {
             return;
         }
+        let mut snapshot = Snapshot::default();
+        let mut rotation = Rotation::default();
         while let Some(key) = self.queue.pop().await {
-            let outcome = self.schedule_one(&key).await;
-            self.queue.done(&key, outcome);
+            self.schedule_one(key, &mut snapshot, &mut rotation).await;
+            // A cycle is all computation: let the watches and bindings in between.
+            tokio::task::yield_now().await;
         }
     }
 
-    /// The cluster as the caches and the assumed pods show it.
-    fn snapshot(&self) -> Snapshot {
-        let mut nodes: Vec<NodeInfo> = self.nodes.state().into_iter().map(NodeInfo::new).collect();
-        nodes.sort_by(|a, b| a.name().cmp(b.name()));
-        let index: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name().to_owned(), i)).collect();
-        for pod in self.pods.state() {
-            if let Some(&i) = node_name(&pod).and_then(|name| index.get(name))
-                && !is_terminal(&pod)
-            {
-                nodes[i].add_pod(pod);
-            }
-        }
-        let mut assumed = self.lock_assumed();
-        assumed.retain(|key, _| {
-            let cached = self.pods.get(&ObjectRef::new(&key.1).within(&key.0));
-            cached.is_some_and(|pod| node_name(&pod).is_none())
+    /// Bring `snapshot` up to date with the caches.
+    fn refresh(&self, snapshot: &mut Snapshot) {
+        let mut cache = self.lock_cache();
+        cache.update_snapshot(snapshot);
+        snapshot.nominated = self.lock_nominator().by_node(|key| cache.is_assumed(key), |node| cache.has_node(node));
+        drop(cache);
+        snapshot.services = self.services.state();
+        snapshot.replica_sets = self.replica_sets.state();
+    }
+
+    /// Run `work` in a task of its own once one of the [`MAX_IN_FLIGHT`] slots is free, then
+    /// tell the queue how the attempt on `key` ended.
+    async fn in_background<F>(self: &Arc<Self>, key: PodKey, work: F)
+    where
+        F: Future<Output = Outcome> + Send + 'static,
+    {
+        let Ok(slot) = self.in_flight.clone().acquire_owned().await else { return };
+        let scheduler = self.clone();
+        tokio::spawn(async move {
+            let outcome = work.await;
+            scheduler.queue.done(&key, outcome);
+            drop(slot);
         });
-        for (node, pod) in assumed.values() {
-            if let Some(&i) = index.get(node) {
-                nodes[i].add_pod(pod.clone());
-            }
-        }
-        let nominations = self.lock_nominations();
-        let mut nominated: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
-        for pod in self.pods.state().into_iter().filter(|pod| wants_scheduling(pod)) {
-            let key = key_of(&pod);
-            let node = nominations.get(&key).map_or(nominated_node(&pod), String::as_str);
-            if !node.is_empty() && !assumed.contains_key(&key) && index.contains_key(node) {
-                nominated.entry(node.to_owned()).or_default().push(pod.clone());
-            }
-        }
-        Snapshot { nodes, services: self.services.state(), replica_sets: self.replica_sets.state(), nominated }
     }
 
-    async fn schedule_one(&self, key: &PodKey) -> Outcome {
-        let Some(pod) = self.pods.get(&ObjectRef::new(&key.1).within(&key.0)) else { return Outcome::Scheduled };
-        if !wants_scheduling(&pod) || self.lock_assumed().contains_key(key) {
-            return Outcome::Scheduled;
-        }
-        let snapshot = self.snapshot();
-        let turn = self.decisions.fetch_add(1, Ordering::Relaxed);
-        let nominated = self.as_nominated(key, &pod);
-        match cycle::schedule(&nominated, &snapshot, &self.filters, &self.scorers, turn) {
-            Ok(node) => self.bind(key, pod, node).await,
-            Err(mut fit) => {
-                let pdbs = self.pdbs.state();
-                let now = jiff::Timestamp::now();
-                let decision = preemption::preempt(&nominated, &snapshot, &fit, &self.filters, &pdbs, turn, now);
-                let nomination = match decision {
-                    Decision::Preempt(candidate) => {
-                        if let Err(error) = self.carry_out(&pod, &candidate, &snapshot).await {
-                            tracing::warn!(namespace = %key.0, pod = %key.1, %error, "preemption failed; will retry");
-                            return Outcome::Failed;
-                        }
-                        Some(candidate.node)
-                    }
-                    Decision::NotHelpful { message, clear_nomination } => {
-                        fit.post_filter_message = message;
-                        clear_nomination.then(String::new)
-                    }
-                };
-                if let Some(node) = &nomination {
-                    self.lock_nominations().insert(key.clone(), node.clone());
-                }
-                let message = fit.message();
-                tracing::info!(namespace = %key.0, pod = %key.1, %message, "unable to schedule pod");
-                if let Err(error) = self.reporter.mark_unschedulable(&pod, &message, nomination.as_deref()).await {
-                    tracing::warn!(%error, "updating the PodScheduled condition");
-                }
-                if let Err(error) = self.reporter.event(&pod, "Warning", "FailedScheduling", &message).await {
-                    tracing::warn!(%error, "recording FailedScheduling");
-                }
-                Outcome::Unschedulable
+    async fn schedule_one(self: &Arc<Self>, key: PodKey, snapshot: &mut Snapshot, rotation: &mut Rotation) {
+        let pod = self.pods.get(&ObjectRef::new(&key.1).within(&key.0)).filter(|pod| wants_scheduling(pod));
+        let Some(pod) = pod.filter(|_| !self.lock_cache().is_assumed(&key)) else {
+            return self.queue.done(&key, Outcome::Scheduled);
+        };
+        self.refresh(snapshot);
+        let turn = rotation.turn();
+        let nominated = self.as_nominated(&key, &pod);
+        let mut fit = match cycle::schedule(&nominated, snapshot, &self.filters, &self.scorers, rotation) {
+            Ok(node) => {
+                self.lock_cache().assume(pod.clone(), &node);
+                let scheduler = self.clone();
+                let binding_key = key.clone();
+                return self.in_background(key, async move { scheduler.bind(&binding_key, pod, node).await }).await;
             }
+            Err(fit) => fit,
+        };
+        let pdbs = self.pdbs.state();
+        let now = jiff::Timestamp::now();
+        let decision = preemption::preempt(&nominated, snapshot, &fit, &self.filters, &pdbs, turn, now);
+        let nomination = match decision {
+            Decision::Preempt(candidate) => {
+                if let Err(error) = self.carry_out(&pod, &candidate, snapshot).await {
+                    tracing::warn!(namespace = %key.0, pod = %key.1, %error, "preemption failed; will retry");
+                    return self.queue.done(&key, Outcome::Failed);
+                }
+                Some(candidate.node)
+            }
+            Decision::NotHelpful { message, clear_nomination } => {
+                fit.post_filter_message = message;
+                clear_nomination.then(String::new)
+            }
+        };
+        if let Some(node) = &nomination {
+            self.lock_nominator().write(key.clone(), node.clone(), pod.clone());
         }
+        let message = fit.message();
+        tracing::info!(namespace = %key.0, pod = %key.1, %message, "unable to schedule pod");
+        let scheduler = self.clone();
+        self.in_background(key, async move {
+            let reporter = &scheduler.reporter;
+            if let Err(error) = reporter.mark_unschedulable(&pod, &message, nomination.as_deref()).await {
+                tracing::warn!(%error, "updating the PodScheduled condition");
+            }
+            if let Err(error) = reporter.event(&pod, "Warning", "FailedScheduling", &message).await {
+                tracing::warn!(%error, "recording FailedScheduling");
+            }
+            Outcome::Unschedulable
+        })
+        .await;
     }
 
     /// `pod` with the nomination this scheduler last wrote, which the watch may not show yet.
     fn as_nominated(&self, key: &PodKey, pod: &Arc<Pod>) -> Arc<Pod> {
-        let nominations = self.lock_nominations();
-        match nominations.get(key) {
+        let nominator = self.lock_nominator();
+        match nominator.written(key) {
             Some(node) if node != nominated_node(pod) => {
                 let mut pod = (**pod).clone();
-                pod.status.get_or_insert_default().nominated_node_name = Some(node.clone()).filter(|n| !n.is_empty());
+                pod.status.get_or_insert_default().nominated_node_name =
+                    Some(node.to_owned()).filter(|n| !n.is_empty());
                 Arc::new(pod)
             }
             _ => pod.clone(),
@@ -292,13 +302,13 @@ impl Scheduler {
             if let Err(error) = self.reporter.clear_nomination(other).await {
                 tracing::warn!(%error, pod = ?other.metadata.name, "clearing nominatedNodeName");
             }
-            self.lock_nominations().insert(key_of(other), String::new());
+            self.lock_nominator().write(key_of(other), String::new(), other.clone());
         }
         Ok(())
     }
 
+    /// Bind the assumed `pod` to `node`; a refusal forgets the assumption.
     async fn bind(&self, key: &PodKey, pod: Arc<Pod>, node: String) -> Outcome {
-        self.lock_assumed().insert(key.clone(), (node.clone(), pod.clone()));
         let binding = json!({
             "apiVersion": "v1",
             "kind": "Binding",
@@ -318,7 +328,7 @@ impl Scheduler {
                 Outcome::Scheduled
             }
             Err(error) => {
-                self.lock_assumed().remove(key);
+                self.lock_cache().forget(key);
                 tracing::warn!(namespace = %key.0, pod = %key.1, %error, "binding failed; will retry");
                 Outcome::Failed
             }

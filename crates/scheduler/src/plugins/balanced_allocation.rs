@@ -2,6 +2,7 @@
 //! equal proportions after placing the pod, so neither runs out while the other idles.
 
 use crate::framework::{MAX_NODE_SCORE, NodeInfo, PluginState, ScorePlugin, Snapshot, pod_requests};
+use crate::plugins::node_resources_fit::wanted;
 use k8s_openapi::api::core::v1::Pod;
 
 pub struct BalancedAllocation;
@@ -19,9 +20,14 @@ impl ScorePlugin for BalancedAllocation {
         1
     }
 
+    /// The pod's requests with the scoring defaults, parsed once per cycle.
+    fn pre_score(&self, pod: &Pod, _snapshot: &Snapshot) -> Option<PluginState> {
+        Some(Box::new(pod_requests(pod, true)))
+    }
+
     /// `(1 - standard deviation of the used fractions) * 100`.
-    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
-        let wanted = pod_requests(pod, true);
+    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, state: Option<&PluginState>) -> i64 {
+        let wanted = wanted(pod, state, true);
         let cpu = fraction(node.non_zero_requested.milli_cpu + wanted.milli_cpu, node.allocatable.milli_cpu);
         let memory = fraction(node.non_zero_requested.memory + wanted.memory, node.allocatable.memory);
         // With two resources the standard deviation is half their difference.

@@ -11,35 +11,68 @@ pub struct DefaultSpread;
 
 /// What picks `pod`'s siblings: the selectors of the Services selecting it and of the
 /// ReplicaSet controlling it, all of which a sibling must match.
-enum Selector<'a> {
-    Map(&'a BTreeMap<String, String>),
-    Label(&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector),
+enum Selector {
+    Map(BTreeMap<String, String>),
+    Label(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector),
 }
 
-fn sibling_selectors<'a>(pod: &Pod, snapshot: &'a Snapshot) -> Vec<Selector<'a>> {
-    let namespace = pod.metadata.namespace.as_deref();
-    let empty = BTreeMap::new();
-    let labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
-    let mut selectors: Vec<Selector<'a>> = snapshot
-        .services
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == namespace)
-        .filter_map(|s| s.spec.as_ref()?.selector.as_ref())
-        .filter(|selector| !selector.is_empty() && map_matches(selector, labels))
-        .map(Selector::Map)
-        .collect();
-    let controller = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
-    if let Some(owner) = controller.filter(|o| o.kind == "ReplicaSet") {
-        let owning = snapshot.replica_sets.iter().find(|rs| {
-            rs.metadata.namespace.as_deref() == namespace && rs.metadata.name.as_deref() == Some(owner.name.as_str())
-        });
-        if let Some(selector) = owning.and_then(|rs| rs.spec.as_ref()).map(|s| &s.selector)
-            && !selector_is_empty(selector)
-        {
-            selectors.push(Selector::Label(selector));
+/// The selectors of `pod`'s siblings, and its namespace they share; none for a pod whose
+/// own spread constraints replace the default ones.
+struct Siblings {
+    namespace: Option<String>,
+    selectors: Vec<Selector>,
+}
+
+impl Siblings {
+    fn of(pod: &Pod, snapshot: &Snapshot) -> Siblings {
+        let namespace = pod.metadata.namespace.clone();
+        let own_constraints =
+            pod.spec.as_ref().is_some_and(|s| s.topology_spread_constraints.as_ref().is_some_and(|c| !c.is_empty()));
+        if own_constraints {
+            return Siblings { namespace, selectors: Vec::new() };
         }
+        let empty = BTreeMap::new();
+        let labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
+        let mut selectors: Vec<Selector> = snapshot
+            .services
+            .iter()
+            .filter(|s| s.metadata.namespace == namespace)
+            .filter_map(|s| s.spec.as_ref()?.selector.as_ref())
+            .filter(|selector| !selector.is_empty() && map_matches(selector, labels))
+            .map(|selector| Selector::Map(selector.clone()))
+            .collect();
+        let controller = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
+        if let Some(owner) = controller.filter(|o| o.kind == "ReplicaSet") {
+            let owning = snapshot.replica_sets.iter().find(|rs| {
+                rs.metadata.namespace == namespace && rs.metadata.name.as_deref() == Some(owner.name.as_str())
+            });
+            if let Some(selector) = owning.and_then(|rs| rs.spec.as_ref()).map(|s| &s.selector)
+                && !selector_is_empty(selector)
+            {
+                selectors.push(Selector::Label(selector.clone()));
+            }
+        }
+        Siblings { namespace, selectors }
     }
-    selectors
+
+    fn count_on(&self, node: &NodeInfo) -> i64 {
+        if self.selectors.is_empty() {
+            return 0;
+        }
+        let empty = BTreeMap::new();
+        let siblings = node.pods.iter().filter(|other| {
+            other.metadata.namespace == self.namespace
+                && other.metadata.deletion_timestamp.is_none()
+                && self.selectors.iter().all(|selector| {
+                    let labels = other.metadata.labels.as_ref().unwrap_or(&empty);
+                    match selector {
+                        Selector::Map(map) => map_matches(map, labels),
+                        Selector::Label(selector) => selector_matches(selector, labels),
+                    }
+                })
+        });
+        siblings.count() as i64
+    }
 }
 
 impl ScorePlugin for DefaultSpread {
@@ -51,29 +84,17 @@ impl ScorePlugin for DefaultSpread {
         2
     }
 
+    /// The sibling selectors, found once per cycle.
+    fn pre_score(&self, pod: &Pod, snapshot: &Snapshot) -> Option<PluginState> {
+        Some(Box::new(Siblings::of(pod, snapshot)))
+    }
+
     /// How many siblings already run on `node`.
-    fn score(&self, pod: &Pod, node: &NodeInfo, snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
-        // A pod's own constraints replace the default ones.
-        if pod.spec.as_ref().is_some_and(|s| s.topology_spread_constraints.as_ref().is_some_and(|c| !c.is_empty())) {
-            return 0;
+    fn score(&self, pod: &Pod, node: &NodeInfo, snapshot: &Snapshot, state: Option<&PluginState>) -> i64 {
+        match state.and_then(|s| s.downcast_ref::<Siblings>()) {
+            Some(siblings) => siblings.count_on(node),
+            None => Siblings::of(pod, snapshot).count_on(node),
         }
-        let selectors = sibling_selectors(pod, snapshot);
-        if selectors.is_empty() {
-            return 0;
-        }
-        let empty = BTreeMap::new();
-        let siblings = node.pods.iter().filter(|other| {
-            other.metadata.namespace == pod.metadata.namespace
-                && other.metadata.deletion_timestamp.is_none()
-                && selectors.iter().all(|selector| {
-                    let labels = other.metadata.labels.as_ref().unwrap_or(&empty);
-                    match selector {
-                        Selector::Map(map) => map_matches(map, labels),
-                        Selector::Label(selector) => selector_matches(selector, labels),
-                    }
-                })
-        });
-        siblings.count() as i64
     }
 
     /// Fewer siblings score higher: `100 * (max - count) / max`.

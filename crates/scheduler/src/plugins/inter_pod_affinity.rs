@@ -4,7 +4,7 @@
 
 use crate::framework::{FilterPlugin, MAX_NODE_SCORE, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot};
 use crate::labels::{selector_is_empty, selector_matches};
-use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm};
+use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub struct InterPodAffinity;
@@ -50,6 +50,32 @@ fn placed(snapshot: &Snapshot) -> impl Iterator<Item = (&Pod, &BTreeMap<String, 
     snapshot.nodes.iter().flat_map(|node| node.pods.iter().map(move |pod| (pod.as_ref(), node.labels())))
 }
 
+/// The pods with affinity terms (with `required_anti`: required anti-affinity terms) on
+/// every node, with the labels of their node.
+fn placed_with_affinity(
+    snapshot: &Snapshot,
+    required_anti: bool,
+) -> impl Iterator<Item = (&Pod, &BTreeMap<String, String>)> {
+    snapshot.nodes_with_affinity(required_anti).flat_map(move |node| {
+        let pods = if required_anti { &node.pods_with_required_anti_affinity } else { &node.pods_with_affinity };
+        pods.iter().map(move |pod| (pod.as_ref(), node.labels()))
+    })
+}
+
+/// `pod`'s preferred pod affinity and anti-affinity terms.
+fn preferred(pod: &Pod) -> (&[WeightedPodAffinityTerm], &[WeightedPodAffinityTerm]) {
+    let affinity = pod.spec.as_ref().and_then(|s| s.affinity.as_ref());
+    let wanted = affinity
+        .and_then(|a| a.pod_affinity.as_ref())
+        .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_deref())
+        .unwrap_or_default();
+    let avoided = affinity
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_deref())
+        .unwrap_or_default();
+    (wanted, avoided)
+}
+
 /// Topology domains (`key=value`) per required term: where pods it selects run.
 struct FilterState {
     /// Domains existing pods' anti-affinity keeps the incoming pod out of.
@@ -75,7 +101,7 @@ impl FilterPlugin for InterPodAffinity {
 
     fn pre_filter(&self, pod: &Pod, snapshot: &Snapshot) -> Option<PluginState> {
         let mut forbidden_by_existing = HashSet::new();
-        for (other, labels) in placed(snapshot) {
+        for (other, labels) in placed_with_affinity(snapshot, true) {
             for term in required(other).1 {
                 if term_selects(term, namespace(other), pod)
                     && let Some(value) = labels.get(&term.topology_key)
@@ -85,6 +111,9 @@ impl FilterPlugin for InterPodAffinity {
             }
         }
         let (affinity_terms, anti_terms) = required(pod);
+        if forbidden_by_existing.is_empty() && affinity_terms.is_empty() && anti_terms.is_empty() {
+            return None;
+        }
         let affinity: Vec<(String, HashSet<String>)> =
             affinity_terms.iter().map(|t| (t.topology_key.clone(), domains_of(t, pod, snapshot))).collect();
         let anti_affinity = anti_terms.iter().map(|t| (t.topology_key.clone(), domains_of(t, pod, snapshot))).collect();
@@ -134,37 +163,32 @@ impl ScorePlugin for InterPodAffinity {
                 *weights.entry((term.topology_key.clone(), value.clone())).or_default() += weight;
             }
         };
-        let preferred = |p: &Pod| {
-            let affinity = p.spec.as_ref().and_then(|s| s.affinity.as_ref());
-            let wanted = affinity
-                .and_then(|a| a.pod_affinity.as_ref())
-                .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.clone())
-                .unwrap_or_default();
-            let avoided = affinity
-                .and_then(|a| a.pod_anti_affinity.as_ref())
-                .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.clone())
-                .unwrap_or_default();
-            (wanted, avoided)
-        };
         let (wanted, avoided) = preferred(pod);
-        for (other, labels) in placed(snapshot) {
-            for term in &wanted {
+        // Without preferred terms of its own, only pods with affinity terms can weigh in.
+        let others: Box<dyn Iterator<Item = (&Pod, &BTreeMap<String, String>)>> =
+            if wanted.is_empty() && avoided.is_empty() {
+                Box::new(placed_with_affinity(snapshot, false))
+            } else {
+                Box::new(placed(snapshot))
+            };
+        for (other, labels) in others {
+            for term in wanted {
                 if term_selects(&term.pod_affinity_term, namespace(pod), other) {
                     add(&term.pod_affinity_term, labels, i64::from(term.weight));
                 }
             }
-            for term in &avoided {
+            for term in avoided {
                 if term_selects(&term.pod_affinity_term, namespace(pod), other) {
                     add(&term.pod_affinity_term, labels, -i64::from(term.weight));
                 }
             }
             let (their_wanted, their_avoided) = preferred(other);
-            for term in &their_wanted {
+            for term in their_wanted {
                 if term_selects(&term.pod_affinity_term, namespace(other), pod) {
                     add(&term.pod_affinity_term, labels, i64::from(term.weight));
                 }
             }
-            for term in &their_avoided {
+            for term in their_avoided {
                 if term_selects(&term.pod_affinity_term, namespace(other), pod) {
                     add(&term.pod_affinity_term, labels, -i64::from(term.weight));
                 }
@@ -175,7 +199,7 @@ impl ScorePlugin for InterPodAffinity {
                 }
             }
         }
-        Some(Box::new(weights))
+        (!weights.is_empty()).then(|| Box::new(weights) as PluginState)
     }
 
     fn score(&self, _pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, state: Option<&PluginState>) -> i64 {

@@ -1,7 +1,7 @@
 //! NodePorts: a pod's `hostPort`s must be free on the node (same protocol and port, on the
 //! same host IP or where either side binds every address).
 
-use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, host_ports};
+use crate::framework::{FilterPlugin, HostPort, NodeInfo, PluginState, Rejection, Snapshot, host_ports};
 use k8s_openapi::api::core::v1::Pod;
 
 pub struct NodePorts;
@@ -11,8 +11,20 @@ impl FilterPlugin for NodePorts {
         "NodePorts"
     }
 
-    fn filter(&self, pod: &Pod, node: &NodeInfo, _state: Option<&PluginState>) -> Result<(), Rejection> {
-        let wanted = host_ports(pod);
+    /// The pod's host ports, gathered once per cycle.
+    fn pre_filter(&self, pod: &Pod, _snapshot: &Snapshot) -> Option<PluginState> {
+        Some(Box::new(host_ports(pod)))
+    }
+
+    fn filter(&self, pod: &Pod, node: &NodeInfo, state: Option<&PluginState>) -> Result<(), Rejection> {
+        let computed;
+        let wanted = match state.and_then(|s| s.downcast_ref::<Vec<HostPort>>()) {
+            Some(ports) => ports,
+            None => {
+                computed = host_ports(pod);
+                &computed
+            }
+        };
         if wanted.iter().any(|port| node.used_ports.iter().any(|used| used.conflicts(port))) {
             return Err(Rejection::unschedulable("node(s) didn't have free ports for the requested pod ports"));
         }

@@ -3,23 +3,38 @@
 //! strategy, favouring nodes with the most cpu and memory left.
 
 use crate::framework::{
-    FilterPlugin, MAX_NODE_SCORE, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, pod_requests,
+    FilterPlugin, MAX_NODE_SCORE, NodeInfo, PluginState, Rejection, Resources, ScorePlugin, Snapshot, pod_requests,
 };
 use k8s_openapi::api::core::v1::Pod;
+use std::borrow::Cow;
 
 pub struct NodeResourcesFit;
+
+/// What `pod` requests (with the scoring defaults when `non_zero`), from the cycle's state
+/// if the pre-step computed it.
+pub fn wanted<'a>(pod: &Pod, state: Option<&'a PluginState>, non_zero: bool) -> Cow<'a, Resources> {
+    match state.and_then(|s| s.downcast_ref::<Resources>()) {
+        Some(resources) => Cow::Borrowed(resources),
+        None => Cow::Owned(pod_requests(pod, non_zero)),
+    }
+}
 
 impl FilterPlugin for NodeResourcesFit {
     fn name(&self) -> &'static str {
         "NodeResourcesFit"
     }
 
-    fn filter(&self, pod: &Pod, node: &NodeInfo, _state: Option<&PluginState>) -> Result<(), Rejection> {
+    /// The pod's requests, parsed once per cycle.
+    fn pre_filter(&self, pod: &Pod, _snapshot: &Snapshot) -> Option<PluginState> {
+        Some(Box::new(pod_requests(pod, false)))
+    }
+
+    fn filter(&self, pod: &Pod, node: &NodeInfo, state: Option<&PluginState>) -> Result<(), Rejection> {
         let mut reasons = Vec::new();
         if node.pods.len() as i64 + 1 > node.allowed_pods {
             reasons.push("Too many pods".to_owned());
         }
-        let wanted = pod_requests(pod, false);
+        let wanted = wanted(pod, state, false);
         let free = |allocatable: i64, requested: i64| allocatable - requested;
         let (allocatable, requested) = (&node.allocatable, &node.requested);
         if wanted.milli_cpu > 0 && wanted.milli_cpu > free(allocatable.milli_cpu, requested.milli_cpu) {
@@ -66,8 +81,13 @@ impl ScorePlugin for NodeResourcesFit {
     }
 
     /// The average of the cpu and memory left after placing the pod (LeastAllocated).
-    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, _state: Option<&PluginState>) -> i64 {
-        let wanted = pod_requests(pod, true);
+    /// The pod's requests with the scoring defaults, parsed once per cycle.
+    fn pre_score(&self, pod: &Pod, _snapshot: &Snapshot) -> Option<PluginState> {
+        Some(Box::new(pod_requests(pod, true)))
+    }
+
+    fn score(&self, pod: &Pod, node: &NodeInfo, _snapshot: &Snapshot, state: Option<&PluginState>) -> i64 {
+        let wanted = wanted(pod, state, true);
         let cpu = least_allocated(node.non_zero_requested.milli_cpu + wanted.milli_cpu, node.allocatable.milli_cpu);
         let memory = least_allocated(node.non_zero_requested.memory + wanted.memory, node.allocatable.memory);
         (cpu + memory) / 2

@@ -206,7 +206,7 @@ mod tests {
     use serde_json::json;
 
     fn fit_error(pod: &Pod, snapshot: &Snapshot) -> FitError {
-        schedule(pod, snapshot, &default_filters(), &[], 0).unwrap_err()
+        schedule(pod, snapshot, &default_filters(), &[], &mut crate::cycle::Rotation::default()).unwrap_err()
     }
 
     fn decide(pod: &Pod, snapshot: &Snapshot, pdbs: &[Arc<PodDisruptionBudget>]) -> Decision {
