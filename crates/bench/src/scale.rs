@@ -11,10 +11,12 @@
 //! Every wait is bounded by `--phase-secs` and a timeout is reported as a figure. The peak
 //! RSS (VmHWM) of the server and of the simulator closes each round.
 
+use crate::client::Client;
 use crate::server::{Memory, Server, memory_of};
+use crate::server_metrics::Snapshot;
 use crate::sim_nodes::SimNodes;
 use crate::tracker::{Tracker, Waited};
-use crate::verdict;
+use crate::{scrape, verdict};
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
@@ -70,12 +72,15 @@ struct Row {
     elapsed: Duration,
     timed_out: bool,
     goal: Goal,
+    /// The server's busiest request and storage series during the phase: (series, count,
+    /// mean ms).
+    server_time: Vec<(String, u64, f64)>,
 }
 
 impl Row {
     fn waited(name: &'static str, wanted: usize, done: usize, waited: Waited, goal: Goal) -> Row {
         let (elapsed, timed_out) = (waited.elapsed, waited.timed_out);
-        Row { name, done, wanted, errors: 0, first_error: None, elapsed, timed_out, goal }
+        Row { name, done, wanted, errors: 0, first_error: None, elapsed, timed_out, goal, server_time: Vec::new() }
     }
 
     fn per_second(&self) -> f64 {
@@ -97,6 +102,7 @@ pub async fn run(args: ScaleArgs) -> Result<()> {
     peaks.push(scheduler_alone(&args, &mut rows).await?);
     print_rows(&rows);
     print_peaks(&peaks);
+    print_server_time(&rows);
     Ok(())
 }
 
@@ -106,44 +112,47 @@ async fn whole_cluster(args: &ScaleArgs, rows: &mut Vec<Row>) -> Result<Peaks> {
     let server = Server::start(&args.krust, &args.server_log, &[], Duration::from_secs(60)).await?;
     println!("round 1: krust server pid {} on 127.0.0.1:{}", server.pid, server.port);
     let client = admin_client(&server.kubeconfig()).await?;
-    let sim = join_nodes(args, &server, &client, rows, "nodes Ready", Goal::MaxSecs(20.0)).await?;
+    let mut probe = Probe::connect(&server).await?;
+    let sim = join_nodes(args, &server, &client, "nodes Ready", Goal::MaxSecs(20.0)).await?;
+    rows.push(probe.attribute(sim.1).await);
+    let sim = sim.0;
 
     prepare_namespace(&client, budget).await?;
     let pods = Tracker::start(Api::<Pod>::namespaced(client.clone(), NAMESPACE), Default::default(), is_running);
     let start = Instant::now();
     let created = create_pods(&client, args, start + budget).await;
     let wanted = created.done;
-    rows.push(created);
+    rows.push(probe.attribute(created).await);
     let running = pods.wait(start, budget, |c| c.matching >= wanted).await;
-    rows.push(Row::waited("pods Running (from 1st create)", wanted, running.counts.matching, running, secs(20.0)));
-
-    let start = Instant::now();
-    let mut deleted = delete_pods(&client, wanted, args, start + budget).await;
-    let gone = pods.wait(start, budget, |c| c.total == 0).await;
-    deleted.done = wanted.saturating_sub(gone.counts.total);
-    (deleted.elapsed, deleted.timed_out) = (gone.elapsed, gone.timed_out);
-    rows.push(deleted);
+    let running = Row::waited("pods Running (from 1st create)", wanted, running.counts.matching, running, secs(20.0));
+    rows.push(probe.attribute(running).await);
+    rows.push(probe.attribute(delete_all(&client, wanted, args, &pods, "pods deleted (until gone)").await).await);
     Ok(peaks("1: scheduler in the server", &server, &sim))
 }
 
-/// Round 2: pods created Pending with no scheduler, then the scheduler's throughput.
+/// Round 2: pods created Pending with no scheduler, then the scheduler's throughput, and
+/// Running and deletion with every pod on a node.
 async fn scheduler_alone(args: &ScaleArgs, rows: &mut Vec<Row>) -> Result<Peaks> {
     let budget = Duration::from_secs(args.phase_secs);
     let disable = ["--disable", "scheduler"];
     let server = Server::start(&args.krust, &args.server_log, &disable, Duration::from_secs(60)).await?;
     println!("round 2: krust server pid {} on 127.0.0.1:{} without its scheduler", server.pid, server.port);
     let client = admin_client(&server.kubeconfig()).await?;
-    let sim = join_nodes(args, &server, &client, rows, "nodes Ready (no scheduler)", Goal::None).await?;
+    let mut probe = Probe::connect(&server).await?;
+    let (sim, ready) = join_nodes(args, &server, &client, "nodes Ready (no scheduler)", Goal::None).await?;
+    rows.push(probe.attribute(ready).await);
 
     prepare_namespace(&client, budget).await?;
-    let pods = Tracker::start(Api::<Pod>::namespaced(client.clone(), NAMESPACE), Default::default(), is_bound);
+    let pods = || Api::<Pod>::namespaced(client.clone(), NAMESPACE);
+    let bound = Tracker::start(pods(), Default::default(), is_bound);
+    let running = Tracker::start(pods(), Default::default(), is_running);
     let start = Instant::now();
     let mut created = create_pods(&client, args, start + budget).await;
     created.name = "pods created (left Pending)";
     let wanted = created.done;
-    rows.push(created);
+    rows.push(probe.attribute(created).await);
     // Every pod is in the watch (so in the store) before the scheduler starts.
-    pods.wait(start, budget, |c| c.total >= wanted).await;
+    bound.wait(start, budget, |c| c.total >= wanted).await;
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scheduler_client = admin_client(&server.kubeconfig()).await?;
@@ -151,39 +160,76 @@ async fn scheduler_alone(args: &ScaleArgs, rows: &mut Vec<Row>) -> Result<Peaks>
     let scheduler = tokio::spawn(scheduler::run(scheduler_client, async {
         let _ = stopped.await;
     }));
-    let bound = pods.wait(start, budget, |c| c.matching >= wanted).await;
+    let all_bound = bound.wait(start, budget, |c| c.matching >= wanted).await;
+    let done = all_bound.counts.matching;
+    let all_bound = Row::waited("pods bound by the scheduler", wanted, done, all_bound, Goal::MinPerSecond(2000.0));
+    rows.push(probe.attribute(all_bound).await);
+    let all_running = running.wait(start, budget, |c| c.matching >= wanted).await;
+    let done = all_running.counts.matching;
+    rows.push(
+        probe
+            .attribute(Row::waited("pods Running (from scheduler start)", wanted, done, all_running, Goal::None))
+            .await,
+    );
     let _ = stop.send(());
     if let Ok(Err(error)) = scheduler.await {
         eprintln!("  the scheduler failed: {error}");
     }
-    rows.push(Row::waited(
-        "pods bound by the scheduler",
-        wanted,
-        bound.counts.matching,
-        bound,
-        Goal::MinPerSecond(2000.0),
-    ));
+    rows.push(probe.attribute(delete_all(&client, wanted, args, &running, "pods deleted, all bound").await).await);
     Ok(peaks("2: scheduler started late", &server, &sim))
 }
 
-/// Start the simulator for `server` and record how long until all its nodes are Ready.
+/// Delete the `wanted` pods and wait until `pods` sees none left.
+async fn delete_all(client: &kube::Client, wanted: usize, args: &ScaleArgs, pods: &Tracker, name: &'static str) -> Row {
+    let budget = Duration::from_secs(args.phase_secs);
+    let start = Instant::now();
+    let mut deleted = delete_pods(client, wanted, args, start + budget).await;
+    let gone = pods.wait(start, budget, |c| c.total == 0).await;
+    deleted.name = name;
+    deleted.done = wanted.saturating_sub(gone.counts.total);
+    (deleted.elapsed, deleted.timed_out) = (gone.elapsed, gone.timed_out);
+    eprintln!("  done: {name} ({} in {:.1}s)", deleted.done, deleted.elapsed.as_secs_f64());
+    deleted
+}
+
+/// The server's `/metrics` between phases, to say where each phase's server time went.
+struct Probe {
+    client: Client,
+    before: Snapshot,
+}
+
+impl Probe {
+    async fn connect(server: &Server) -> Result<Probe> {
+        let client = Client::connect(server.port, &server.tls_files(), 1).await?;
+        let before = scrape(&client).await;
+        Ok(Probe { client, before })
+    }
+
+    /// Give `row` the server time spent since the previous row.
+    async fn attribute(&mut self, mut row: Row) -> Row {
+        let after = scrape(&self.client).await;
+        row.server_time = after.since(&self.before);
+        self.before = after;
+        row
+    }
+}
+
+/// Start the simulator for `server`; the row says how long until all its nodes were Ready.
 async fn join_nodes(
     args: &ScaleArgs,
     server: &Server,
     client: &kube::Client,
-    rows: &mut Vec<Row>,
     name: &'static str,
     goal: Goal,
-) -> Result<SimNodes> {
-    let nodes =
-        Tracker::start(Api::<Node>::all(client.clone()), watcher::Config::default().labels("type=krust-sim"), is_ready);
+) -> Result<(SimNodes, Row)> {
+    let config = watcher::Config::default().labels("type=krust-sim");
+    let nodes = Tracker::start(Api::<Node>::all(client.clone()), config, is_ready);
     let start = Instant::now();
     let sim = SimNodes::start(&args.krust, &server.kubeconfig(), args.nodes, &args.sim_log)?;
     println!("  krust sim pid {} with {} node(s)", sim.pid, args.nodes);
     let ready = nodes.wait(start, Duration::from_secs(args.phase_secs), |c| c.matching >= args.nodes).await;
     eprintln!("  done: {name} ({} in {:.1}s)", ready.counts.matching, ready.elapsed.as_secs_f64());
-    rows.push(Row::waited(name, args.nodes, ready.counts.matching, ready, goal));
-    Ok(sim)
+    Ok((sim, Row::waited(name, args.nodes, ready.counts.matching, ready, goal)))
 }
 
 fn peaks(round: &'static str, server: &Server, sim: &SimNodes) -> Peaks {
@@ -272,6 +318,7 @@ where
         elapsed: start.elapsed(),
         timed_out: Instant::now() >= deadline,
         goal: Goal::None,
+        server_time: Vec::new(),
     }
 }
 
@@ -289,7 +336,7 @@ async fn create_pods(client: &kube::Client, args: &ScaleArgs, deadline: Instant)
 /// Delete the first `count` pods one by one; the row's goal is the time until all are gone.
 async fn delete_pods(client: &kube::Client, count: usize, args: &ScaleArgs, deadline: Instant) -> Row {
     let api = Api::<Pod>::namespaced(client.clone(), NAMESPACE);
-    let mut row = bounded("pods deleted (until gone)", count, args, deadline, |i| {
+    let mut row = bounded("pods deleted", count, args, deadline, |i| {
         let api = api.clone();
         async move { api.delete(&format!("scale-{i}"), &DeleteParams::default()).await.map(drop) }
     })
@@ -334,4 +381,20 @@ fn print_peaks(peaks: &[Peaks]) {
     }
     let own = memory_of(std::process::id()).ok();
     println!("{:<34} {:>13}", "krust-bench (with the scheduler)", mib(&own));
+}
+
+fn print_server_time(rows: &[Row]) {
+    println!();
+    println!("Server-side time per phase (from its /metrics: count, mean ms):");
+    for row in rows {
+        // The benchmark's own scrapes of /metrics show as requests without a resource.
+        let top: Vec<String> = row
+            .server_time
+            .iter()
+            .filter(|(series, _, _)| !series.ends_with("resource="))
+            .take(4)
+            .map(|(series, n, mean)| format!("{series} n={n} {mean:.3}ms"))
+            .collect();
+        println!("  {}: {}", row.name, top.join("; "));
+    }
 }
