@@ -261,4 +261,31 @@ mod tests {
         cache.set_pod(Arc::new(finished));
         assert!(cache.nodes.is_empty());
     }
+
+    #[test]
+    fn the_snapshot_knows_which_nodes_hold_pods_with_affinity() {
+        let mut cache = Cache::new();
+        for name in ["a", "b", "c"] {
+            cache.set_node(node(name, serde_json::json!({})).node);
+        }
+        let mut snapshot = Snapshot::default();
+        cache.update_snapshot(&mut snapshot);
+        assert_eq!(snapshot.affinity_index, Some(AffinityIndex::default()));
+        let mut loner = (*named("loner", None)).clone();
+        loner.spec.as_mut().unwrap().affinity = Some(
+            serde_json::from_value(serde_json::json!({"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"topologyKey": "kubernetes.io/hostname", "labelSelector": {}}
+                ]
+            }}))
+            .unwrap(),
+        );
+        cache.assume(Arc::new(loner), "b");
+        cache.update_snapshot(&mut snapshot);
+        let index = AffinityIndex { with_affinity: vec![1], with_required_anti_affinity: vec![1] };
+        assert_eq!(snapshot.affinity_index, Some(index));
+        cache.forget(&("default".to_owned(), "loner".to_owned()));
+        cache.update_snapshot(&mut snapshot);
+        assert_eq!(snapshot.affinity_index, Some(AffinityIndex::default()));
+    }
 }

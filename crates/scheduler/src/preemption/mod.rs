@@ -107,11 +107,13 @@ pub fn preempt(
         }
     }
     let wanted = candidates_wanted(potential.len());
+    // One copy for every trial eviction, each undone after.
+    let mut trial = snapshot.clone();
     let (mut non_violating, mut violating) = (Vec::new(), Vec::new());
     for step in 0..potential.len() {
         let index = potential[(offset + step) % potential.len()];
         let name = snapshot.nodes[index].name().to_owned();
-        match victims::select_victims(pod, snapshot, index, filters, pdbs, now) {
+        match victims::select_victims(pod, &mut trial, index, filters, pdbs, now) {
             Ok(victims) if victims.pods.is_empty() => {
                 let status = format!("expected at least one victim pod on node {name:?}");
                 statuses.insert(name, Rejection::unschedulable(status));

@@ -76,12 +76,21 @@ pub fn split_by_pdb_violation(
     (violating, non_violating)
 }
 
-/// One node of a snapshot under trial evictions.
+/// One node of a snapshot under trial evictions; the node is put back as it was on drop.
 struct Trial<'a> {
     pod: &'a Pod,
-    snapshot: Snapshot,
+    snapshot: &'a mut Snapshot,
     index: usize,
     filters: &'a [Box<dyn FilterPlugin>],
+    original: Option<NodeInfo>,
+}
+
+impl Drop for Trial<'_> {
+    fn drop(&mut self) {
+        if let Some(original) = self.original.take() {
+            self.snapshot.nodes[self.index] = original;
+        }
+    }
 }
 
 impl Trial<'_> {
@@ -89,17 +98,20 @@ impl Trial<'_> {
     /// state (affinity, spreading) is recomputed, as upstream's PreFilter extensions update it.
     fn fits(&mut self, pods: &[Arc<Pod>]) -> Result<(), Rejection> {
         let node = self.snapshot.nodes[self.index].node.clone();
-        self.snapshot.nodes[self.index] = NodeInfo::with_pods(node, pods.iter().cloned());
-        let states = pre_filter(self.pod, &self.snapshot, self.filters);
-        filter_node(self.pod, &self.snapshot.nodes[self.index], &self.snapshot, self.filters, &states)
+        let trial = NodeInfo::with_pods(node, pods.iter().cloned());
+        let replaced = std::mem::replace(&mut self.snapshot.nodes[self.index], trial);
+        self.original.get_or_insert(replaced);
+        let states = pre_filter(self.pod, self.snapshot, self.filters);
+        filter_node(self.pod, &self.snapshot.nodes[self.index], self.snapshot, self.filters, &states)
     }
 }
 
 /// The fewest, least important pods to evict from `snapshot.nodes[index]` for `pod` to
-/// fit; or why evicting cannot make it fit there.
+/// fit; or why evicting cannot make it fit there. The snapshot is changed during the trial
+/// (so a large one need not be copied per node) and left as it was.
 pub fn select_victims(
     pod: &Pod,
-    snapshot: &Snapshot,
+    snapshot: &mut Snapshot,
     index: usize,
     filters: &[Box<dyn FilterPlugin>],
     pdbs: &[Arc<PodDisruptionBudget>],
@@ -111,7 +123,7 @@ pub fn select_victims(
     if potential.is_empty() {
         return Err(Rejection::unresolvable(NO_VICTIMS));
     }
-    let mut trial = Trial { pod, snapshot: snapshot.clone(), index, filters };
+    let mut trial = Trial { pod, snapshot, index, filters, original: None };
     // Not even an empty node (of lower-priority pods) takes it: nothing to gain here.
     trial.fits(&kept)?;
     potential.sort_by(|a, b| importance(a, b, now));
@@ -152,7 +164,7 @@ mod tests {
             running("c", 3, "2", "2025-01-01T10:00:00Z"),
         ];
         let preemptor = running("p", 10, "2", "2025-01-01T11:00:00Z");
-        let victims = select_victims(&preemptor, &snapshot_with(&pods), 0, &default_filters(), &[], now()).unwrap();
+        let victims = select_victims(&preemptor, &mut snapshot_with(&pods), 0, &default_filters(), &[], now()).unwrap();
         // a (5) is put back, then c (3) no longer leaves 2 cpus, then b (1) fits again.
         assert_eq!(names(&victims.pods), ["c"]);
         assert_eq!(victims.pdb_violations, 0);
@@ -162,11 +174,12 @@ mod tests {
     fn only_lower_priority_pods_are_victims() {
         let pods = [running("peer", 10, "3", "2025-01-01T10:00:00Z"), running("low", 0, "1", "2025-01-01T10:00:00Z")];
         let preemptor = running("p", 10, "2", "2025-01-01T11:00:00Z");
-        let refused = select_victims(&preemptor, &snapshot_with(&pods), 0, &default_filters(), &[], now()).unwrap_err();
+        let refused =
+            select_victims(&preemptor, &mut snapshot_with(&pods), 0, &default_filters(), &[], now()).unwrap_err();
         assert_eq!(refused.reasons, ["Insufficient cpu"]);
         let only_peers = [running("peer", 10, "4", "2025-01-01T10:00:00Z")];
         let refused =
-            select_victims(&preemptor, &snapshot_with(&only_peers), 0, &default_filters(), &[], now()).unwrap_err();
+            select_victims(&preemptor, &mut snapshot_with(&only_peers), 0, &default_filters(), &[], now()).unwrap_err();
         assert_eq!(refused, Rejection::unresolvable(NO_VICTIMS));
     }
 
@@ -176,18 +189,21 @@ mod tests {
         let pods =
             [running("guarded", 1, "2", "2025-01-01T10:30:00Z"), running("free", 1, "2", "2025-01-01T09:00:00Z")];
         let preemptor = running("p", 10, "2", "2025-01-01T11:00:00Z");
-        let snapshot = snapshot_with(&pods);
+        let mut snapshot = snapshot_with(&pods);
         let victims =
-            select_victims(&preemptor, &snapshot, 0, &default_filters(), &[pdb("guarded", 0)], now()).unwrap();
+            select_victims(&preemptor, &mut snapshot, 0, &default_filters(), &[pdb("guarded", 0)], now()).unwrap();
+        // The trial evictions are undone.
+        assert_eq!(names(&snapshot.nodes[0].pods), ["guarded", "free"]);
+        assert_eq!(snapshot.nodes[0].requested.milli_cpu, 4000);
         assert_eq!(names(&victims.pods), ["free"]);
         assert_eq!(victims.pdb_violations, 0);
         // Without the budget the longer-running pod is the more important one and stays.
-        let victims = select_victims(&preemptor, &snapshot, 0, &default_filters(), &[], now()).unwrap();
+        let victims = select_victims(&preemptor, &mut snapshot, 0, &default_filters(), &[], now()).unwrap();
         assert_eq!(names(&victims.pods), ["guarded"]);
         // Both protected and the preemptor needs all 4 cpus: both go, both violations.
         let greedy = running("p", 10, "4", "2025-01-01T11:00:00Z");
         let victims =
-            select_victims(&greedy, &snapshot, 0, &default_filters(), &[pdb("guarded", 0), pdb("free", 0)], now())
+            select_victims(&greedy, &mut snapshot, 0, &default_filters(), &[pdb("guarded", 0), pdb("free", 0)], now())
                 .unwrap();
         assert_eq!(names(&victims.pods), ["free", "guarded"]);
         assert_eq!(victims.pdb_violations, 2);
