@@ -79,6 +79,20 @@ fn a_pod_that_fits_nowhere_stays_pending_and_says_why() {
         out.contains("FailedScheduling").then_some(out)
     });
     assert!(events.contains("Warning") && events.contains("0/3 nodes are available: 3 Insufficient cpu."), "{events}");
+    // Written through events.k8s.io/v1, as upstream's scheduler does; describe shows it.
+    let v1 = cluster.ok(&[
+        "get",
+        "events.v1.events.k8s.io",
+        "--field-selector",
+        "regarding.name=huge",
+        "-o",
+        "jsonpath={.items[0].reportingController}/{.items[0].action}/{.items[0].eventTime}",
+    ]);
+    let parts: Vec<&str> = v1.split('/').collect();
+    assert_eq!(parts[..2], ["default-scheduler", "Scheduling"], "{v1}");
+    assert!(!parts[2].is_empty(), "{v1}");
+    let describe = cluster.ok(&["describe", "pod", "huge"]);
+    assert!(describe.contains("default-scheduler") && describe.contains("FailedScheduling"), "{describe}");
 }
 
 #[test]

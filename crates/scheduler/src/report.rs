@@ -1,11 +1,14 @@
 //! What the scheduler writes besides the binding: the `PodScheduled=False` condition (and
 //! `nominatedNodeName`) of a pod no node fits, the `DisruptionTarget` condition of a pod it
 //! preempts, and the Events (`Scheduled`, `FailedScheduling`, `Preempted`) kubectl shows.
+//! Events are written through `events.k8s.io/v1`, as upstream's scheduler writes them: a
+//! repeat becomes the first event's `series` (kubectl shows its count).
 
 use crate::{COMPONENT, Error};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::events::v1::{Event, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::collections::HashMap;
@@ -25,13 +28,17 @@ type PodKey = (String, String);
 /// Writes pod conditions and events, folding repeats of one event into its count.
 pub struct Reporter {
     client: kube::Client,
+    /// This scheduler instance on its events (upstream's `default-scheduler-<host>`).
+    instance: String,
     /// The last event about each pod, by (namespace, name).
     last_events: Mutex<HashMap<PodKey, LastEvent>>,
 }
 
 impl Reporter {
     pub fn new(client: kube::Client) -> Reporter {
-        Reporter { client, last_events: Mutex::new(HashMap::new()) }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let instance = format!("{COMPONENT}-{}", host.trim());
+        Reporter { client, instance, last_events: Mutex::new(HashMap::new()) }
     }
 
     /// Set `PodScheduled=False` (reason `Unschedulable`) with `message`, and, when
@@ -109,13 +116,13 @@ impl Reporter {
     pub async fn preempted(&self, victim: &Pod, preemptor: &Pod, node: &str) -> Result<(), Error> {
         let uid = preemptor.metadata.uid.as_deref().unwrap_or_default();
         let message = format!("Preempted by pod {uid} on node {node}");
-        let related = Related { object: reference(preemptor), action: "Preempting" };
-        self.record(victim, "Normal", "Preempted", &message, Some(related)).await
+        self.record(victim, "Normal", "Preempted", "Preempting", &message, Some(reference(preemptor))).await
     }
 
-    /// Record an event about `pod` (a repeat of the last one bumps its count).
-    pub async fn event(&self, pod: &Pod, type_: &str, reason: &str, message: &str) -> Result<(), Error> {
-        self.record(pod, type_, reason, message, None).await
+    /// Record an event about `pod` for `action` (upstream's: `Binding` for `Scheduled`,
+    /// `Scheduling` for `FailedScheduling`); a repeat of the last one extends its series.
+    pub async fn event(&self, pod: &Pod, type_: &str, reason: &str, action: &str, message: &str) -> Result<(), Error> {
+        self.record(pod, type_, reason, action, message, None).await
     }
 
     async fn record(
@@ -123,8 +130,9 @@ impl Reporter {
         pod: &Pod,
         type_: &str,
         reason: &str,
+        action: &str,
         message: &str,
-        related: Option<Related>,
+        related: Option<ObjectReference>,
     ) -> Result<(), Error> {
         let (namespace, name) = identity(pod);
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
@@ -132,30 +140,27 @@ impl Reporter {
         let repeat = self.lock().get(&key).filter(|e| e.reason == reason && e.message == message).cloned();
         if let Some(mut last) = repeat {
             last.count += 1;
-            let patch = json!({"count": last.count, "lastTimestamp": now().to_string()});
+            let series = EventSeries { count: last.count, last_observed_time: MicroTime(Timestamp::now()) };
+            let patch = json!({ "series": series });
             if api.patch(&last.name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
                 self.lock().insert(key, last);
                 return Ok(());
             }
         }
-        let at = now();
         // Named by the exact time, as upstream's recorder does: two events about one pod
         // within a second (Scheduled, then Preempted) must not collide.
         let event_name = format!("{name}.{:x}", Timestamp::now().as_nanosecond());
         let event = Event {
             metadata: ObjectMeta { name: Some(event_name.clone()), namespace: Some(namespace), ..Default::default() },
-            involved_object: reference(pod),
+            event_time: Some(MicroTime(Timestamp::now())),
+            regarding: Some(reference(pod)),
+            related,
             reason: Some(reason.to_owned()),
-            message: Some(message.to_owned()),
+            note: Some(message.to_owned()),
             type_: Some(type_.to_owned()),
-            count: Some(1),
-            first_timestamp: Some(Time(at)),
-            last_timestamp: Some(Time(at)),
-            source: Some(EventSource { component: Some(COMPONENT.to_owned()), host: None }),
-            reporting_component: Some(COMPONENT.to_owned()),
-            reporting_instance: Some(COMPONENT.to_owned()),
-            action: related.as_ref().map(|r| r.action.to_owned()),
-            related: related.map(|r| r.object),
+            action: Some(action.to_owned()),
+            reporting_controller: Some(COMPONENT.to_owned()),
+            reporting_instance: Some(self.instance.clone()),
             ..Default::default()
         };
         api.create(&PostParams::default(), &event).await?;
@@ -174,12 +179,6 @@ impl Reporter {
     }
 }
 
-/// The second object of an event and what was done to the first on its behalf.
-struct Related {
-    object: ObjectReference,
-    action: &'static str,
-}
-
 fn reference(pod: &Pod) -> ObjectReference {
     ObjectReference {
         api_version: Some("v1".to_owned()),
@@ -196,7 +195,7 @@ fn identity(pod: &Pod) -> (String, String) {
     (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name.clone().unwrap_or_default())
 }
 
-/// Now, to the second (the precision of the API's timestamps).
+/// Now, to the second (the precision of the API's condition timestamps).
 fn now() -> Timestamp {
     Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now())
 }

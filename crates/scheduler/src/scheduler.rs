@@ -273,7 +273,7 @@ impl Scheduler {
             if let Err(error) = reporter.mark_unschedulable(&pod, &message, nomination.as_deref()).await {
                 tracing::warn!(%error, "updating the PodScheduled condition");
             }
-            if let Err(error) = reporter.event(&pod, "Warning", "FailedScheduling", &message).await {
+            if let Err(error) = reporter.event(&pod, "Warning", "FailedScheduling", "Scheduling", &message).await {
                 tracing::warn!(%error, "recording FailedScheduling");
             }
             Outcome::Unschedulable
@@ -322,7 +322,7 @@ impl Scheduler {
             Ok(_) => {
                 self.reporter.forget(&key.0, &key.1);
                 let message = format!("Successfully assigned {}/{} to {node}", key.0, key.1);
-                if let Err(error) = self.reporter.event(&pod, "Normal", "Scheduled", &message).await {
+                if let Err(error) = self.reporter.event(&pod, "Normal", "Scheduled", "Binding", &message).await {
                     tracing::warn!(%error, "recording Scheduled");
                 }
                 Outcome::Scheduled
