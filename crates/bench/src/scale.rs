@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A cluster range with a /24 for every one of thousands of nodes (the default /16 has 256).
+const CLUSTER: [&str; 2] = ["--cluster-cidr", "10.128.0.0/9"];
+
 #[derive(clap::Args)]
 pub struct ScaleArgs {
     /// The krust binary to start (as `krust server` and `krust sim`).
@@ -109,7 +112,7 @@ pub async fn run(args: ScaleArgs) -> Result<()> {
 /// Round 1: nodes Ready, pods Running, pods deleted.
 async fn whole_cluster(args: &ScaleArgs, rows: &mut Vec<Row>) -> Result<Peaks> {
     let budget = Duration::from_secs(args.phase_secs);
-    let server = Server::start(&args.krust, &args.server_log, &[], Duration::from_secs(60)).await?;
+    let server = Server::start(&args.krust, &args.server_log, &CLUSTER, Duration::from_secs(60)).await?;
     println!("round 1: krust server pid {} on 127.0.0.1:{}", server.pid, server.port);
     let client = admin_client(&server.kubeconfig()).await?;
     let mut probe = Probe::connect(&server).await?;
@@ -134,7 +137,7 @@ async fn whole_cluster(args: &ScaleArgs, rows: &mut Vec<Row>) -> Result<Peaks> {
 /// Running and deletion with every pod on a node.
 async fn scheduler_alone(args: &ScaleArgs, rows: &mut Vec<Row>) -> Result<Peaks> {
     let budget = Duration::from_secs(args.phase_secs);
-    let disable = ["--disable", "scheduler"];
+    let disable = [CLUSTER[0], CLUSTER[1], "--disable", "scheduler"];
     let server = Server::start(&args.krust, &args.server_log, &disable, Duration::from_secs(60)).await?;
     println!("round 2: krust server pid {} on 127.0.0.1:{} without its scheduler", server.pid, server.port);
     let client = admin_client(&server.kubeconfig()).await?;

@@ -1,6 +1,8 @@
 //! A controller's event recorder (upstream's legacy `record.EventRecorder`): core/v1 Events
 //! about an object, where a repeat of the same event (same object, type, reason and
-//! message) bumps the first one's `count` and `lastTimestamp` instead of creating another.
+//! message) bumps the first one's `count` and `lastTimestamp` instead of creating another,
+//! and a burst of repeats is throttled as upstream's spam filter does: 25 at once, then one
+//! per five minutes, so a controller retrying a failure cannot flood the API with events.
 
 use crate::FIELD_MANAGER;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
@@ -10,14 +12,43 @@ use kube::{Client, Resource};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub const NORMAL: &str = "Normal";
 pub const WARNING: &str = "Warning";
 
 /// What makes two events the same: the object's uid, the type, the reason and the message.
 type EventKey = (String, String, String, String);
-/// The name and count of the event recorded for each [`EventKey`].
-type Seen = HashMap<EventKey, (String, i32)>;
+/// The name and count of the event recorded for each [`EventKey`], and its spam budget.
+type Seen = HashMap<EventKey, Recorded>;
+
+/// How many repeats of one event may be written at once (upstream's spam filter burst)...
+const SPAM_BURST: f64 = 25.0;
+/// ...and how often the budget grows back by one.
+const SPAM_REFILL: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+struct Recorded {
+    name: String,
+    count: i32,
+    /// Writes left in the budget, as of `refilled`.
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Recorded {
+    /// Take one write from the budget, if any is left.
+    fn allow(&mut self, now: Instant) -> bool {
+        let grown = now.duration_since(self.refilled).as_secs_f64() / SPAM_REFILL.as_secs_f64();
+        self.tokens = (self.tokens + grown).min(SPAM_BURST);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
 
 /// Records events as `component` (upstream's event source, e.g. `replicaset-controller`).
 pub struct Recorder {
@@ -39,19 +70,33 @@ impl Recorder {
         let key = (involved.uid.clone().unwrap_or_default(), type_.to_owned(), reason.to_owned(), message.to_owned());
         let now = Time(jiff::Timestamp::now());
         let api = Api::<Event>::namespaced(self.client.clone(), &namespace);
-        let previous = self.lock().get(&key).cloned();
-        if let Some((name, count)) = previous {
-            let patch = json!({"count": count + 1, "lastTimestamp": now});
+        let previous = {
+            let mut seen = self.lock();
+            match seen.get_mut(&key) {
+                Some(recorded) => {
+                    if !recorded.allow(Instant::now()) {
+                        return;
+                    }
+                    Some(recorded.clone())
+                }
+                None => None,
+            }
+        };
+        if let Some(recorded) = &previous {
+            let count = recorded.count + 1;
+            let patch = json!({"count": count, "lastTimestamp": now});
             match api
                 .patch(
-                    &name,
+                    &recorded.name,
                     &PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() },
                     &Patch::Merge(patch),
                 )
                 .await
             {
                 Ok(_) => {
-                    self.lock().insert(key, (name, count + 1));
+                    if let Some(r) = self.lock().get_mut(&key) {
+                        r.count = count;
+                    }
                     return;
                 }
                 // The first event expired or was deleted: record a new one.
@@ -79,7 +124,9 @@ impl Recorder {
             .await
         {
             Ok(_) => {
-                self.lock().insert(key, (name, 1));
+                let budget = previous.map_or(SPAM_BURST - 1.0, |r| r.tokens);
+                let recorded = Recorded { name, count: 1, tokens: budget, refilled: Instant::now() };
+                self.lock().insert(key, recorded);
             }
             Err(error) => tracing::warn!(%error, reason, "recording an event failed"),
         }
@@ -108,6 +155,17 @@ pub fn reference<K: Resource<DynamicType = ()>>(object: &K) -> ObjectReference {
 mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::ReplicaSet;
+
+    #[test]
+    fn repeats_are_throttled_after_a_burst_and_allowed_again_later() {
+        let start = Instant::now();
+        let mut recorded = Recorded { name: "e".into(), count: 1, tokens: SPAM_BURST - 1.0, refilled: start };
+        let allowed = (0..100).filter(|_| recorded.allow(start)).count();
+        assert_eq!(allowed, 24, "the first write and 24 repeats make upstream's burst of 25");
+        assert!(!recorded.allow(start + Duration::from_secs(60)));
+        assert!(recorded.allow(start + SPAM_REFILL + Duration::from_secs(1)));
+        assert!(!recorded.allow(start + SPAM_REFILL + Duration::from_secs(2)));
+    }
 
     #[test]
     fn the_reference_names_the_object_and_its_kind() {

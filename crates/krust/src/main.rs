@@ -62,6 +62,9 @@ struct ServerArgs {
     /// Static bearer tokens, one `token,user,uid,"group1,group2"` line each.
     #[arg(long)]
     token_auth_file: Option<PathBuf>,
+    /// The range node pod ranges (a /24 each) are taken from.
+    #[arg(long, default_value = "10.244.0.0/16", value_parser = parse_cluster_cidr)]
+    cluster_cidr: controllers::node_ipam::ClusterCidr,
     /// Seconds a node's kubelet may be silent before the node goes Unknown (tests shorten it).
     #[arg(long, hide = true, default_value_t = 40)]
     node_monitor_grace_period: u64,
@@ -75,6 +78,10 @@ struct ServerArgs {
     etcd_prefix: String,
     #[command(flatten)]
     election: election::ElectionArgs,
+}
+
+fn parse_cluster_cidr(cidr: &str) -> Result<controllers::node_ipam::ClusterCidr, String> {
+    controllers::node_ipam::ClusterCidr::parse(cidr).map_err(|e| e.to_string())
 }
 
 /// A name `--disable` takes, made canonical (a controller's full upstream name).
@@ -144,6 +151,7 @@ async fn start_controllers(
     let client = controllers::client(&running.pki, &format!("https://{}", running.state.server_address)).await?;
     let mut context = controllers::Context::new(client.clone(), &running.pki);
     context.node_monitor_grace_period = std::time::Duration::from_secs(args.node_monitor_grace_period);
+    context.cluster_cidr = args.cluster_cidr.clone();
     let disabled = args.disable.clone();
     Ok(args.election.spawn(client, "kube-controller-manager", identity, move |stop| {
         let (context, disabled) = (context.clone(), disabled.clone());
