@@ -11,10 +11,6 @@ use support::{Cluster, eventually};
 const ELECTION: [&str; 3] =
     ["--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"];
 
-fn holder(c: &Cluster, lease: &str) -> String {
-    c.ok(&["get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}"])
-}
-
 fn names(c: &Cluster, what: &str, selector: &str) -> Vec<String> {
     let out = c.ok(&["get", what, "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"]);
     out.split_whitespace().map(str::to_owned).collect()
@@ -40,7 +36,7 @@ fn two_servers_share_one_etcd_and_only_the_leader_acts() {
     let mut args = vec!["--etcd-servers", &etcd.endpoint];
     args.extend(ELECTION);
     let mut first = Cluster::start_with(&args);
-    let leader = eventually(20, || Some(holder(&first, "kube-controller-manager")).filter(|h| !h.is_empty()));
+    let leader = eventually(20, || Some(first.lease_holder("kube-controller-manager")).filter(|h| !h.is_empty()));
     let second = Cluster::start_beside(&first, &args);
 
     // One state: what is written through one server is read through the other.
@@ -50,24 +46,16 @@ fn two_servers_share_one_etcd_and_only_the_leader_acts() {
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(names(&second, "replicasets", "app=web").len(), 1);
     assert_eq!(names(&second, "pods", "app=web").len(), 2);
-    assert_eq!(holder(&second, "kube-controller-manager"), leader, "the standby must not take a held lease");
-    assert_eq!(holder(&second, "kube-scheduler"), leader);
+    assert_eq!(second.lease_holder("kube-controller-manager"), leader, "the standby must not take a held lease");
+    assert_eq!(second.lease_holder("kube-scheduler"), leader);
     assert_eq!(leader_events(&second, "kube-controller-manager"), [format!("{leader} became leader")]);
 
     // The leader dies without releasing its Lease: once it expires, the standby leads.
     first.kill();
-    let successor = eventually(30, || Some(holder(&second, "kube-controller-manager")).filter(|h| *h != leader));
+    let successor = eventually(30, || Some(second.lease_holder("kube-controller-manager")).filter(|h| *h != leader));
     assert!(!successor.is_empty());
-    eventually(30, || (holder(&second, "kube-scheduler") == successor).then_some(()));
-    let transitions = second.ok(&[
-        "get",
-        "lease",
-        "-n",
-        "kube-system",
-        "kube-controller-manager",
-        "-o",
-        "jsonpath={.spec.leaseTransitions}",
-    ]);
+    eventually(30, || (second.lease_holder("kube-scheduler") == successor).then_some(()));
+    let transitions = second.lease("kube-controller-manager", "{.spec.leaseTransitions}");
     assert_eq!(transitions, "1");
     // ...and its controllers act: scaling up is carried out.
     second.ok(&["scale", "deployment", "web", "--replicas=3"]);

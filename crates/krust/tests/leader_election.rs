@@ -5,33 +5,19 @@ mod support;
 
 use support::{Cluster, eventually};
 
-fn holder(c: &Cluster, lease: &str) -> String {
-    c.ok(&["get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}"])
-}
-
 #[test]
 fn the_controller_manager_and_the_scheduler_hold_their_leases() {
     let c = Cluster::start();
-    let controller_manager = eventually(20, || Some(holder(&c, "kube-controller-manager")).filter(|h| !h.is_empty()));
-    let scheduler = eventually(20, || Some(holder(&c, "kube-scheduler")).filter(|h| !h.is_empty()));
+    let controller_manager =
+        eventually(20, || Some(c.lease_holder("kube-controller-manager")).filter(|h| !h.is_empty()));
+    let scheduler = eventually(20, || Some(c.lease_holder("kube-scheduler")).filter(|h| !h.is_empty()));
     // One identity per process, `<host>_<uuid>` as upstream's.
     assert_eq!(controller_manager, scheduler);
     assert!(controller_manager.contains('_'), "{controller_manager}");
-    let duration =
-        c.ok(&["get", "lease", "-n", "kube-system", "kube-scheduler", "-o", "jsonpath={.spec.leaseDurationSeconds}"]);
+    let duration = c.lease("kube-scheduler", "{.spec.leaseDurationSeconds}");
     assert_eq!(duration, "15");
     // The leader renews: renewTime moves on while acquireTime stays.
-    let times = || {
-        c.ok(&[
-            "get",
-            "lease",
-            "-n",
-            "kube-system",
-            "kube-controller-manager",
-            "-o",
-            "jsonpath={.spec.acquireTime} {.spec.renewTime}",
-        ])
-    };
+    let times = || c.lease("kube-controller-manager", "{.spec.acquireTime} {.spec.renewTime}");
     let first = times();
     let later = eventually(10, || Some(times()).filter(|t| *t != first));
     assert_eq!(first.split(' ').next(), later.split(' ').next());

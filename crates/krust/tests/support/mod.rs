@@ -112,6 +112,16 @@ impl Cluster {
     }
 
     /// A `kubectl` command against this cluster, with its own cache dir.
+    /// A field of the Lease `kube-system/<name>`, by a kubectl jsonpath (`{.spec.holderIdentity}`).
+    pub fn lease(&self, name: &str, jsonpath: &str) -> String {
+        self.ok(&["get", "lease", "-n", "kube-system", name, "-o", &format!("jsonpath={jsonpath}")])
+    }
+
+    /// Who holds the Lease `kube-system/<name>` ("" if nobody).
+    pub fn lease_holder(&self, name: &str) -> String {
+        self.lease(name, "{.spec.holderIdentity}")
+    }
+
     pub fn kubectl_cmd(&self) -> Command {
         let mut cmd = Command::new("kubectl");
         cmd.arg("--kubeconfig").arg(self.kubeconfig()).arg("--cache-dir").arg(self.dir.path().join("kubectl-cache"));
