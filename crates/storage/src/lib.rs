@@ -14,6 +14,8 @@
 //!
 //! Start at [`Store`]; the error type is [`Error`].
 
+#[cfg(test)]
+mod contract_tests;
 pub mod encryption;
 mod error;
 pub mod etcd;

@@ -9,8 +9,9 @@ use futures::StreamExt;
 use tempfile::TempDir;
 
 use super::{EncryptingStore, EncryptionConfig};
+use crate::contract_tests::{next_event, value};
 use crate::sqlite::SqliteStore;
-use crate::{Error, Event, EventKind, RangeRequest, Store, WatchStream, prefix_end};
+use crate::{Error, EventKind, RangeRequest, Store, prefix_end};
 
 const SECRET_KEY: &str = "/registry/core/secrets/default/db-password";
 const PLAINTEXT: &str = r#"{"kind":"Secret","data":{"password":"aHVudGVyMg=="},"note":"plaintext-marker-7f3a"}"#;
@@ -55,21 +56,9 @@ impl Fixture {
     }
 }
 
-fn value(text: &str) -> Bytes {
-    Bytes::copy_from_slice(text.as_bytes())
-}
-
 async fn get(store: &dyn Store, key: &str) -> crate::Result<Bytes> {
     let kvs = store.range(RangeRequest { start: key.to_owned(), ..Default::default() }).await?.kvs;
     Ok(kvs.into_iter().next().expect("the key exists").value)
-}
-
-async fn next_event(stream: &mut WatchStream) -> Event {
-    tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("an event within 10s")
-        .expect("the stream goes on")
-        .expect("an event, not an error")
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{EtcdServer, etcd_store, get, value};
+use super::{EtcdServer, etcd_store};
+use crate::contract_tests::{get, value};
 use crate::etcd::{COMPACT_REV_KEY, spawn_compactor};
 use crate::{Error, RangeRequest, Store};
 

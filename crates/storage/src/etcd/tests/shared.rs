@@ -3,7 +3,8 @@
 
 use futures::StreamExt;
 
-use super::{EtcdServer, get, next_event, value};
+use super::EtcdServer;
+use crate::contract_tests::{get, next_event, value};
 use crate::{Error, EventKind, RangeRequest, Store, prefix_end};
 
 #[tokio::test]

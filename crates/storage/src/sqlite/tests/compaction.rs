@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{get, log_rows, temp_store, value};
+use super::{log_rows, temp_store};
+use crate::contract_tests::{get, value};
 use crate::sqlite::spawn_compactor;
 use crate::{Error, RangeRequest, Store};
 

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{get, value};
+use crate::contract_tests::{get, value};
 use crate::sqlite::SqliteStore;
 use crate::{RangeRequest, Store};
 

@@ -1,19 +1,19 @@
 //! Range reads: prefixes, limits, past revisions and their errors.
 
-use super::{etcd_store, value};
-use crate::{Error, RangeRequest, RangeResult, Store};
+use super::{Subject, value};
+use crate::{Error, RangeRequest, RangeResult};
 
 fn keys(result: &RangeResult) -> Vec<&str> {
     result.kvs.iter().map(|kv| kv.key.as_str()).collect()
 }
 
-#[tokio::test]
-async fn prefix_range_with_limit_reports_more() {
-    let (_etcd, store) = etcd_store().await;
+pub(crate) async fn prefix_range_with_limit_reports_more(subject: Subject) {
+    let store = &*subject.store;
     for key in ["/pods/b", "/pods/a", "/pods/c", "/podsx", "/services/a", "/pod"] {
         store.create(key, value(key)).await.unwrap();
     }
     let current = store.current_revision().await.unwrap();
+    assert_eq!(current, subject.first_revision + 5);
     let all = store.range(RangeRequest::prefix("/pods/")).await.unwrap();
     assert_eq!(keys(&all), ["/pods/a", "/pods/b", "/pods/c"]);
     assert!(!all.more);
@@ -38,14 +38,15 @@ async fn prefix_range_with_limit_reports_more() {
     assert!(missing.kvs.is_empty() && !missing.more);
 }
 
-#[tokio::test]
-async fn range_at_a_past_revision_sees_the_state_then() {
-    let (_etcd, store) = etcd_store().await;
+pub(crate) async fn range_at_a_past_revision_sees_the_state_then(subject: Subject) {
+    let store = &*subject.store;
     let r1 = store.create("/r/a", value("a1")).await.unwrap();
     let r2 = store.create("/r/b", value("b1")).await.unwrap();
     let r3 = store.update("/r/a", r1, value("a2")).await.unwrap();
     let r4 = store.delete("/r/b", 0).await.unwrap();
     let r5 = store.create("/r/c", value("c1")).await.unwrap();
+    let first = subject.first_revision;
+    assert_eq!([r1, r2, r3, r4, r5], [first, first + 1, first + 2, first + 3, first + 4]);
 
     let at = |revision, limit| RangeRequest { revision, limit, ..RangeRequest::prefix("/r/") };
     let then = store.range(at(r2, 0)).await.unwrap();
@@ -71,9 +72,8 @@ async fn range_at_a_past_revision_sees_the_state_then() {
     assert_eq!(keys(&store.range(single).await.unwrap()), ["/r/b"]);
 }
 
-#[tokio::test]
-async fn future_and_compacted_revisions_fail() {
-    let (_etcd, store) = etcd_store().await;
+pub(crate) async fn future_and_compacted_revisions_fail(subject: Subject) {
+    let store = &*subject.store;
     let r1 = store.create("/a", value("1")).await.unwrap();
     let r2 = store.update("/a", r1, value("2")).await.unwrap();
     let r3 = store.update("/a", r2, value("3")).await.unwrap();

@@ -1,14 +1,13 @@
 //! Creates, compare-and-swap updates and deletes, and the revisions they assign.
 
-use super::{etcd_store, get, value};
-use crate::{Error, Store};
+use super::{Subject, get, value};
+use crate::Error;
 
-#[tokio::test]
-async fn each_write_advances_the_revision_by_one_and_failed_writes_none() {
-    let (_etcd, store) = etcd_store().await;
-    let base = store.current_revision().await.unwrap();
-    assert_eq!(store.create("/a", value("1")).await.unwrap(), base + 1);
-    assert_eq!(store.create("/b", value("2")).await.unwrap(), base + 2);
+pub(crate) async fn each_write_advances_the_revision_by_one_and_failed_writes_none(subject: Subject) {
+    let (store, first) = (&*subject.store, subject.first_revision);
+    assert_eq!(store.current_revision().await.unwrap(), first - 1);
+    assert_eq!(store.create("/a", value("1")).await.unwrap(), first);
+    assert_eq!(store.create("/b", value("2")).await.unwrap(), first + 1);
 
     let err = store.create("/a", value("again")).await.unwrap_err();
     assert!(matches!(err, Error::AlreadyExists(ref key) if key == "/a"), "{err:?}");
@@ -18,20 +17,19 @@ async fn each_write_advances_the_revision_by_one_and_failed_writes_none() {
     assert!(matches!(err, Error::NotFound(ref key) if key == "/missing"), "{err:?}");
     let err = store.delete("/missing", 5).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
-    assert_eq!(store.current_revision().await.unwrap(), base + 2);
+    assert_eq!(store.current_revision().await.unwrap(), first + 1);
 
-    assert_eq!(store.create("/c", value("3")).await.unwrap(), base + 3);
-    let kv = get(&store, "/a").await.unwrap();
-    assert_eq!((kv.value, kv.create_revision, kv.mod_revision), (value("1"), base + 1, base + 1));
+    assert_eq!(store.create("/c", value("3")).await.unwrap(), first + 2);
+    let kv = get(store, "/a").await.unwrap();
+    assert_eq!((kv.value, kv.create_revision, kv.mod_revision), (value("1"), first, first));
 }
 
-#[tokio::test]
-async fn update_swaps_only_at_the_expected_revision() {
-    let (_etcd, store) = etcd_store().await;
+pub(crate) async fn update_swaps_only_at_the_expected_revision(subject: Subject) {
+    let store = &*subject.store;
     let created = store.create("/k", value("v1")).await.unwrap();
     let updated = store.update("/k", created, value("v2")).await.unwrap();
     assert_eq!(updated, created + 1);
-    let kv = get(&store, "/k").await.unwrap();
+    let kv = get(store, "/k").await.unwrap();
     assert_eq!((kv.value, kv.create_revision, kv.mod_revision), (value("v2"), created, updated));
 
     match store.update("/k", created, value("stale")).await.unwrap_err() {
@@ -46,13 +44,12 @@ async fn update_swaps_only_at_the_expected_revision() {
     assert!(matches!(store.update("/k", 0, value("x")).await, Err(Error::Conflict { .. })));
     assert!(matches!(store.update("/nope", 0, value("x")).await, Err(Error::NotFound(key)) if key == "/nope"));
     assert!(matches!(store.update("/nope", 1, value("x")).await, Err(Error::NotFound(key)) if key == "/nope"));
-    assert!(get(&store, "/nope").await.is_none());
-    assert_eq!(get(&store, "/k").await.unwrap().value, value("v2"));
+    assert!(get(store, "/nope").await.is_none());
+    assert_eq!(get(store, "/k").await.unwrap().value, value("v2"));
 }
 
-#[tokio::test]
-async fn delete_with_and_without_expected_revision() {
-    let (_etcd, store) = etcd_store().await;
+pub(crate) async fn delete_with_and_without_expected_revision(subject: Subject) {
+    let store = &*subject.store;
     let a = store.create("/a", value("a")).await.unwrap();
     let b = store.create("/b", value("b")).await.unwrap();
 
@@ -62,40 +59,15 @@ async fn delete_with_and_without_expected_revision() {
     }
     let deleted = store.delete("/a", a).await.unwrap();
     assert_eq!(deleted, b + 1);
-    assert!(get(&store, "/a").await.is_none());
+    assert!(get(store, "/a").await.is_none());
     assert!(matches!(store.delete("/a", 0).await, Err(Error::NotFound(_))));
     assert!(matches!(store.delete("/a", a).await, Err(Error::NotFound(_))));
 
     assert_eq!(store.delete("/b", 0).await.unwrap(), b + 2);
-    assert!(get(&store, "/b").await.is_none());
+    assert!(get(store, "/b").await.is_none());
 
     // A key created again starts a new life: a new create_revision.
     let again = store.create("/a", value("a2")).await.unwrap();
-    let kv = get(&store, "/a").await.unwrap();
+    let kv = get(store, "/a").await.unwrap();
     assert_eq!((kv.create_revision, kv.mod_revision, kv.value), (again, again, value("a2")));
-}
-
-#[tokio::test]
-async fn a_reconnected_store_sees_everything_written_before() {
-    let (etcd, store) = etcd_store().await;
-    let a = store.create("/a", value("1")).await.unwrap();
-    let a = store.update("/a", a, value("2")).await.unwrap();
-    let current = store.current_revision().await.unwrap();
-    drop(store);
-
-    let store = etcd.store().await;
-    assert_eq!(store.current_revision().await.unwrap(), current);
-    let kv = get(&store, "/a").await.unwrap();
-    assert_eq!((kv.value, kv.mod_revision), (value("2"), a));
-    assert_eq!(store.create("/b", value("3")).await.unwrap(), current + 1);
-}
-
-#[tokio::test]
-async fn connecting_fails_without_endpoints_or_etcd() {
-    let none = super::EtcdStore::connect(&[], "").await;
-    assert!(matches!(none, Err(Error::Backend(_))));
-    // A loopback port with nothing behind it.
-    let [port, _] = super::free_ports();
-    let unreachable = super::EtcdStore::connect(&[format!("http://127.0.0.1:{port}")], "").await;
-    assert!(matches!(unreachable, Err(Error::Backend(_))));
 }
