@@ -5,11 +5,12 @@
 //! differ is written with a server-side apply owning only `rules`, as upstream does.
 
 use crate::Error;
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 
@@ -26,16 +27,13 @@ pub struct ClusterRoleAggregationController {
 }
 
 /// Watch ClusterRoles and keep the aggregated ones current. Runs until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (cluster_roles, writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let cluster_roles = informers.all::<ClusterRole>();
     let queue = WorkQueue::new();
     let controller =
-        Arc::new(ClusterRoleAggregationController { client: client.clone(), cluster_roles: cluster_roles.clone() });
-    let synced = async { cluster_roles.wait_until_ready().await.is_ok() };
-    tokio::join!(
-        watch_into_queue(Api::<ClusterRole>::all(client), writer, queue.clone(), |_| AllAggregates),
-        run_workers_when_synced(controller, queue, 1, synced),
-    );
+        Arc::new(ClusterRoleAggregationController { client: client.clone(), cluster_roles: cluster_roles.store() });
+    cluster_roles.queue_changes(&queue, |_| AllAggregates);
+    run_workers_when_synced(controller, queue, 1, cluster_roles.synced()).await;
     Ok(())
 }
 

@@ -3,8 +3,9 @@
 //! and so how many may be evicted now. Pods the eviction subresource took a disruption for
 //! (`disruptedPods`) stop counting as healthy until they are gone or the entry expires.
 
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER, labels};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
@@ -13,7 +14,7 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatu
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, PostParams};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -30,21 +31,16 @@ pub struct DisruptionController {
 }
 
 /// Watch budgets and pods and keep every budget's status. Runs until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (budgets, budget_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (budgets, pods) = (informers.all::<PodDisruptionBudget>(), informers.all::<Pod>());
     let queue = WorkQueue::new();
     let controller =
-        Arc::new(DisruptionController { client: client.clone(), budgets: budgets.clone(), pods: pods.clone() });
-    let synced = async { budgets.wait_until_ready().await.is_ok() && pods.wait_until_ready().await.is_ok() };
+        Arc::new(DisruptionController { client: client.clone(), budgets: budgets.store(), pods: pods.store() });
     // A namespace is the key: a pod's change can move any budget of its namespace.
-    tokio::join!(
-        watch_into_queue(Api::<PodDisruptionBudget>::all(client.clone()), budget_writer, queue.clone(), |b| {
-            b.namespace().unwrap_or_default()
-        }),
-        watch_into_queue(Api::<Pod>::all(client), pod_writer, queue.clone(), |p| p.namespace().unwrap_or_default()),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    budgets.queue_changes(&queue, |b| b.namespace().unwrap_or_default());
+    pods.queue_changes(&queue, |p| p.namespace().unwrap_or_default());
+    let synced = async { budgets.synced().await && pods.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

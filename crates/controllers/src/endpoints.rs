@@ -7,10 +7,10 @@
 //! The pod helpers here ([`ServiceKey`], [`selected_pods`], [`target_port`], readiness)
 //! are shared with [`crate::endpointslice`].
 
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service, ServicePort,
 };
@@ -18,8 +18,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher::{self, Event, watcher};
-use kube::runtime::{WatchStreamExt, reflector};
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -147,52 +145,28 @@ pub struct EndpointsController {
 
 /// Watch Services, pods and Endpoints and keep each selecting Service's Endpoints. Runs
 /// until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (services, svc_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
-    let (endpoints, ep_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (services, pods, endpoints) =
+        (informers.all::<Service>(), informers.all::<Pod>(), informers.all::<Endpoints>());
     let queue = WorkQueue::new();
     let controller = Arc::new(EndpointsController {
         client: client.clone(),
-        services: services.clone(),
-        pods: pods.clone(),
-        endpoints: endpoints.clone(),
+        services: services.store(),
+        pods: pods.store(),
+        endpoints: endpoints.store(),
         queue: queue.clone(),
     });
-    let synced = async {
-        services.wait_until_ready().await.is_ok()
-            && pods.wait_until_ready().await.is_ok()
-            && endpoints.wait_until_ready().await.is_ok()
-    };
-    tokio::join!(
-        watch_into_queue(Api::<Service>::all(client.clone()), svc_writer, queue.clone(), ServiceKey::of_service),
-        watch_into_queue(Api::<Pod>::all(client.clone()), pod_writer, queue.clone(), |pod| {
-            ServiceKey::PodsIn(pod.namespace().unwrap_or_default())
-        }),
-        watch_endpoint_deletions(Api::<Endpoints>::all(client), ep_writer, queue.clone()),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    services.queue_changes(&queue, ServiceKey::of_service);
+    pods.queue_changes(&queue, |pod| ServiceKey::PodsIn(pod.namespace().unwrap_or_default()));
+    // Only a deleted Endpoints brings its Service back (upstream reacts to deletions only:
+    // an Endpoints without a Service may be someone's own).
+    let deleted = queue.clone();
+    endpoints.on_delete(move |ep| {
+        deleted.add(ServiceKey::Service { namespace: ep.namespace().unwrap_or_default(), name: ep.name_any() })
+    });
+    let synced = async { services.synced().await && pods.synced().await && endpoints.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
-}
-
-/// Cache Endpoints and queue the Service of a deleted one (upstream reacts to deletions
-/// only: an Endpoints without a Service may be someone's own).
-async fn watch_endpoint_deletions(
-    api: Api<Endpoints>,
-    cache: reflector::store::Writer<Endpoints>,
-    queue: WorkQueue<ServiceKey>,
-) {
-    let events = reflector(cache, watcher(api, watcher::Config::default()).default_backoff());
-    let mut events = std::pin::pin!(events);
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(Event::Delete(ep)) => {
-                queue.add(ServiceKey::Service { namespace: ep.namespace().unwrap_or_default(), name: ep.name_any() })
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "watching Endpoints failed; retrying"),
-        }
-    }
 }
 
 impl Reconciler for EndpointsController {

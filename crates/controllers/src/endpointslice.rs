@@ -9,15 +9,16 @@ use crate::endpoints::{
     ServiceKey, endpoint_labels, pod_hostname, pod_in_endpoints, pod_ip, pod_ready, pod_reference, queue_services_in,
     selected_pods, selector, target_port,
 };
+use crate::informers::Informers;
 use crate::ownership::{controller_of, controller_ref};
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue, watch_selected_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
@@ -46,42 +47,33 @@ pub struct EndpointSliceController {
 
 /// Watch Services, pods, nodes and this controller's slices and keep every selecting
 /// Service's slices. Runs until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (services, svc_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
-    let (nodes, node_writer) = reflector::store();
-    let (slices, slice_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let ours = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
+    let (services, pods, nodes, slices) = (
+        informers.all::<Service>(),
+        informers.all::<Pod>(),
+        informers.all::<Node>(),
+        informers.selected::<EndpointSlice>(ours),
+    );
     let queue = WorkQueue::new();
     let controller = Arc::new(EndpointSliceController {
         client: client.clone(),
-        services: services.clone(),
-        pods: pods.clone(),
-        nodes: nodes.clone(),
-        slices: slices.clone(),
+        services: services.store(),
+        pods: pods.store(),
+        nodes: nodes.store(),
+        slices: slices.store(),
         queue: queue.clone(),
     });
-    let synced = async {
-        services.wait_until_ready().await.is_ok()
-            && pods.wait_until_ready().await.is_ok()
-            && nodes.wait_until_ready().await.is_ok()
-            && slices.wait_until_ready().await.is_ok()
-    };
-    let ours = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
-    tokio::join!(
-        watch_into_queue(Api::<Service>::all(client.clone()), svc_writer, queue.clone(), ServiceKey::of_service),
-        watch_into_queue(Api::<Pod>::all(client.clone()), pod_writer, queue.clone(), |pod| {
-            ServiceKey::PodsIn(pod.namespace().unwrap_or_default())
-        }),
-        // A node's zone reaches its endpoints when a pod of it next changes.
-        watch_into_queue(Api::<Node>::all(client.clone()), node_writer, WorkQueue::new(), |node| node.name_any()),
-        watch_selected_into_queue(Api::<EndpointSlice>::all(client), ours, slice_writer, queue.clone(), |slice| {
-            ServiceKey::Service {
-                namespace: slice.namespace().unwrap_or_default(),
-                name: slice.labels().get(SERVICE_NAME_LABEL).cloned().unwrap_or_default(),
-            }
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    services.queue_changes(&queue, ServiceKey::of_service);
+    pods.queue_changes(&queue, |pod| ServiceKey::PodsIn(pod.namespace().unwrap_or_default()));
+    // A node's zone reaches its endpoints when a pod of it next changes: nodes only fill the cache.
+    slices.queue_changes(&queue, |slice| ServiceKey::Service {
+        namespace: slice.namespace().unwrap_or_default(),
+        name: slice.labels().get(SERVICE_NAME_LABEL).cloned().unwrap_or_default(),
+    });
+    let synced =
+        async { services.synced().await && pods.synced().await && nodes.synced().await && slices.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 
@@ -314,7 +306,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn nodes() -> Store<Node> {
-        reflector::store().0
+        kube::runtime::reflector::store().0
     }
 
     fn desired(n: usize) -> Vec<(Vec<EndpointPort>, Endpoint)> {

@@ -1,8 +1,9 @@
 //! The controller manager: Kubernetes controllers that run as ordinary API clients of the
 //! Krust API server (they never touch its store).
 //!
-//! Every controller is a [`runner::Reconciler`] fed by the shared [`runner`] loop (watch →
-//! cache → de-duplicating, rate-limited [`queue::WorkQueue`] → workers):
+//! Every controller is a [`runner::Reconciler`] fed by the shared [`runner`] loop (shared
+//! [`informers`] (one watch and cache per type for all controllers) → de-duplicating,
+//! rate-limited [`queue::WorkQueue`] → workers):
 //! - [`garbagecollector`]: ownerReferences, the `orphan` and `foregroundDeletion`
 //!   finalizers, and deleting objects whose owners are gone;
 //! - [`namespace`]: empties a deleted namespace and removes its `kubernetes` finalizer;
@@ -37,6 +38,7 @@ pub mod endpointslice;
 pub mod events;
 pub mod garbagecollector;
 pub mod history;
+pub mod informers;
 pub mod job;
 pub mod labels;
 pub mod namespace;
@@ -91,17 +93,20 @@ pub struct Context {
     pub cluster_cidr: node_ipam::ClusterCidr,
     /// How long a node's kubelet may be silent before the node goes `Unknown`.
     pub node_monitor_grace_period: std::time::Duration,
+    /// The shared watches and caches of the controllers; [`run`] gives each run fresh ones.
+    pub informers: informers::Informers,
 }
 
 impl Context {
     /// The context of a controller manager using `client` in the cluster of `pki`.
     pub fn new(client: kube::Client, pki: &pki::Pki) -> Context {
         Context {
-            client,
             root_ca_pem: pki.ca_pem().to_owned(),
             pki_dir: pki.dir().to_path_buf(),
             cluster_cidr: node_ipam::ClusterCidr::default(),
             node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
+            informers: informers::Informers::new(client.clone()),
+            client,
         }
     }
 }
@@ -112,27 +117,35 @@ type Start = fn(Context) -> futures::future::BoxFuture<'static, Result<(), Error
 /// Every controller, by its upstream name (kube-controller-manager's `--controllers` names).
 pub const CONTROLLERS: &[(&str, Start)] = &[
     ("garbage-collector-controller", |c| Box::pin(garbagecollector::run(c.client))),
-    ("namespace-controller", |c| Box::pin(namespace::run(c.client))),
-    ("serviceaccount-controller", |c| Box::pin(serviceaccount::run(c.client))),
-    ("root-ca-certificate-publisher-controller", |c| Box::pin(root_ca_publisher::run(c.client, c.root_ca_pem))),
-    ("serviceaccount-token-controller", |c| {
-        Box::pin(async move { serviceaccount_token::run(c.client, &c.root_ca_pem, &c.pki_dir).await })
+    ("namespace-controller", |c| Box::pin(namespace::run(c.client, c.informers))),
+    ("serviceaccount-controller", |c| Box::pin(serviceaccount::run(c.client, c.informers))),
+    ("root-ca-certificate-publisher-controller", |c| {
+        Box::pin(root_ca_publisher::run(c.client, c.informers, c.root_ca_pem))
     }),
-    ("clusterrole-aggregation-controller", |c| Box::pin(clusterrole_aggregation::run(c.client))),
-    ("node-lifecycle-controller", |c| Box::pin(node_lifecycle::run(c.client, c.node_monitor_grace_period))),
-    ("disruption-controller", |c| Box::pin(disruption::run(c.client))),
-    ("pod-garbage-collector-controller", |c| Box::pin(podgc::run(c.client, podgc::TERMINATED_POD_THRESHOLD))),
-    ("deployment-controller", |c| Box::pin(deployment::run(c.client))),
-    ("job-controller", |c| Box::pin(job::run(c.client))),
-    ("cronjob-controller", |c| Box::pin(cronjob::run(c.client))),
-    ("endpoints-controller", |c| Box::pin(endpoints::run(c.client))),
-    ("endpointslice-controller", |c| Box::pin(endpointslice::run(c.client))),
-    ("node-ipam-controller", |c| Box::pin(node_ipam::run(c.client, c.cluster_cidr))),
-    ("statefulset-controller", |c| Box::pin(statefulset::run(c.client))),
-    ("daemonset-controller", |c| Box::pin(daemonset::run(c.client))),
-    ("replicaset-controller", |c| Box::pin(replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(c.client))),
+    ("serviceaccount-token-controller", |c| {
+        Box::pin(async move { serviceaccount_token::run(c.client, c.informers, &c.root_ca_pem, &c.pki_dir).await })
+    }),
+    ("clusterrole-aggregation-controller", |c| Box::pin(clusterrole_aggregation::run(c.client, c.informers))),
+    ("node-lifecycle-controller", |c| {
+        Box::pin(node_lifecycle::run(c.client, c.informers, c.node_monitor_grace_period))
+    }),
+    ("disruption-controller", |c| Box::pin(disruption::run(c.client, c.informers))),
+    ("pod-garbage-collector-controller", |c| {
+        Box::pin(podgc::run(c.client, c.informers, podgc::TERMINATED_POD_THRESHOLD))
+    }),
+    ("deployment-controller", |c| Box::pin(deployment::run(c.client, c.informers))),
+    ("job-controller", |c| Box::pin(job::run(c.client, c.informers))),
+    ("cronjob-controller", |c| Box::pin(cronjob::run(c.client, c.informers))),
+    ("endpoints-controller", |c| Box::pin(endpoints::run(c.client, c.informers))),
+    ("endpointslice-controller", |c| Box::pin(endpointslice::run(c.client, c.informers))),
+    ("node-ipam-controller", |c| Box::pin(node_ipam::run(c.client, c.informers, c.cluster_cidr))),
+    ("statefulset-controller", |c| Box::pin(statefulset::run(c.client, c.informers))),
+    ("daemonset-controller", |c| Box::pin(daemonset::run(c.client, c.informers))),
+    ("replicaset-controller", |c| {
+        Box::pin(replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(c.client, c.informers))
+    }),
     ("replicationcontroller-controller", |c| {
-        Box::pin(replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(c.client))
+        Box::pin(replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(c.client, c.informers))
     }),
 ];
 
@@ -147,8 +160,10 @@ pub fn controller_named(name: &str) -> Option<&'static str> {
 
 /// Run every controller not in `disabled` (upstream names) until `shutdown` resolves (or
 /// one of them fails to start). Each runs as a task of its own: joined in one task, their
-/// futures overflow a worker's stack.
-pub async fn run(context: Context, disabled: &[String], shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+/// futures overflow a worker's stack. The controllers share one set of informers, which
+/// stops with them.
+pub async fn run(mut context: Context, disabled: &[String], shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    context.informers = informers::Informers::new(context.client.clone());
     let mut controllers = tokio::task::JoinSet::new();
     for (name, start) in CONTROLLERS {
         if !disabled.iter().any(|d| d == name) {

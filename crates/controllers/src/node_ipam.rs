@@ -4,12 +4,13 @@
 //! one out twice) and a deleted node's range is free again.
 
 use crate::events::{Recorder, WARNING};
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
@@ -82,30 +83,28 @@ pub struct NodeIpamController {
 }
 
 /// Watch nodes and give each a pod range from `cidr`. Runs until cancelled.
-pub async fn run(client: Client, cidr: ClusterCidr) -> Result<(), Error> {
-    let (nodes, writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers, cidr: ClusterCidr) -> Result<(), Error> {
+    let nodes = informers.all::<Node>();
     let queue = WorkQueue::new();
     let controller = Arc::new(NodeIpamController {
         client: client.clone(),
         cidr,
-        nodes: nodes.clone(),
+        nodes: nodes.store(),
         allocations: Mutex::new(Allocations::default()),
         events: Recorder::new(client.clone(), "cidrAllocator"),
     });
     let restore = controller.clone();
+    nodes.queue_changes(&queue, |node| node.name_any());
     // Before any allocation, take every range the listed nodes hold.
     let synced = async move {
-        let ready = nodes.wait_until_ready().await.is_ok();
-        for node in nodes.state() {
+        let ready = nodes.synced().await;
+        for node in nodes.store().state() {
             restore.lock().occupy(&restore.cidr, &node);
         }
         ready
     };
-    tokio::join!(
-        watch_into_queue(Api::<Node>::all(client), writer, queue.clone(), |node| node.name_any()),
-        // upstream allocates from one goroutine: one worker never hands a range out twice.
-        run_workers_when_synced(controller, queue, 1, synced),
-    );
+    // upstream allocates from one goroutine: one worker never hands a range out twice.
+    run_workers_when_synced(controller, queue, 1, synced).await;
     Ok(())
 }
 

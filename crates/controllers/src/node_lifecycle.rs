@@ -5,8 +5,9 @@
 //! `NoExecute` taint go as [`crate::taint_eviction`] says.
 
 use crate::events::{NORMAL, Recorder};
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue, watch_selected_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::taint_eviction::{NO_EXECUTE, eviction_delay};
 use crate::{Error, FIELD_MANAGER};
 use jiff::Timestamp;
@@ -14,8 +15,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use std::sync::Arc;
@@ -42,35 +42,29 @@ pub struct NodeLifecycleController {
 
 /// Watch nodes, their Leases and pods, and keep node health, taints and evictions. Runs
 /// until cancelled.
-pub async fn run(client: Client, grace_period: Duration) -> Result<(), Error> {
-    let (nodes, node_writer) = reflector::store();
-    let (leases, lease_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers, grace_period: Duration) -> Result<(), Error> {
+    let (nodes, leases, pods) =
+        (informers.all::<Node>(), informers.namespaced::<Lease>(LEASE_NAMESPACE), informers.all::<Pod>());
     let queue = WorkQueue::new();
     let controller = Arc::new(NodeLifecycleController {
         client: client.clone(),
-        nodes: nodes.clone(),
-        leases: leases.clone(),
-        pods: pods.clone(),
+        nodes: nodes.store(),
+        leases: leases.store(),
+        pods: pods.store(),
         grace_period,
         events: Recorder::new(client.clone(), "node-controller"),
     });
-    let synced = async {
-        nodes.wait_until_ready().await.is_ok()
-            && leases.wait_until_ready().await.is_ok()
-            && pods.wait_until_ready().await.is_ok()
-    };
-    let bound = watcher::Config::default().fields("spec.nodeName!=");
-    tokio::join!(
-        watch_into_queue(Api::<Node>::all(client.clone()), node_writer, queue.clone(), |n| n.name_any()),
-        watch_into_queue(Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE), lease_writer, queue.clone(), |l| {
-            l.name_any()
-        }),
-        watch_selected_into_queue(Api::<Pod>::all(client), bound, pod_writer, queue.clone(), |p| {
-            p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default()
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    nodes.queue_changes(&queue, |n| n.name_any());
+    leases.queue_changes(&queue, |l| l.name_any());
+    // Only a bound pod matters: its change may need its node's taints applied to it.
+    let pod_changes = queue.clone();
+    pods.on_change(move |p| {
+        if let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()) {
+            pod_changes.add(node);
+        }
+    });
+    let synced = async { nodes.synced().await && leases.synced().await && pods.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

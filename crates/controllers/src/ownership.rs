@@ -36,7 +36,7 @@ impl Key {
     }
 }
 
-/// Queue the key of a watched dependent (for [`crate::runner::watch_into_queue`], whose
+/// Queue the key of a watched dependent (for an informer handler, whose
 /// key function must return a key: dependents of other kinds map to a harmless orphan key).
 pub fn dependent_key(meta: &ObjectMeta, owner_kind: &str) -> Key {
     Key::of_dependent(meta, owner_kind).unwrap_or_else(|| Key::OrphansIn(meta.namespace.clone().unwrap_or_default()))

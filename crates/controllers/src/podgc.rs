@@ -3,11 +3,12 @@
 //! and the oldest finished pods beyond the terminated-pod threshold.
 
 use crate::Error;
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,25 +27,20 @@ pub struct PodGarbageCollector {
 }
 
 /// Collect pods every [`CHECK_PERIOD`] (and when a node goes away). Runs until cancelled.
-pub async fn run(client: Client, terminated_threshold: usize) -> Result<(), Error> {
-    let (pods, pod_writer) = reflector::store();
-    let (nodes, node_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers, terminated_threshold: usize) -> Result<(), Error> {
+    let (pods, nodes) = (informers.all::<Pod>(), informers.all::<Node>());
     let queue = WorkQueue::new();
     let controller = Arc::new(PodGarbageCollector {
         client: client.clone(),
-        pods: pods.clone(),
-        nodes: nodes.clone(),
+        pods: pods.store(),
+        nodes: nodes.store(),
         terminated_threshold,
     });
-    let synced = async { pods.wait_until_ready().await.is_ok() && nodes.wait_until_ready().await.is_ok() };
     queue.add(());
     // Pod changes only fill the cache (upstream polls them); a node going away starts a pass.
-    let pod_changes = WorkQueue::new();
-    tokio::join!(
-        watch_into_queue(Api::<Pod>::all(client.clone()), pod_writer, pod_changes, |_| ()),
-        watch_into_queue(Api::<Node>::all(client), node_writer, queue.clone(), |_| ()),
-        run_workers_when_synced(controller, queue, 1, synced),
-    );
+    nodes.queue_changes(&queue, |_| ());
+    let synced = async { pods.synced().await && nodes.synced().await };
+    run_workers_when_synced(controller, queue, 1, synced).await;
     Ok(())
 }
 

@@ -2,14 +2,15 @@
 //! ConfigMap `kube-root-ca.crt` whose `ca.crt` is the cluster CA, so that workloads can
 //! verify the API server; it is recreated when deleted and restored when edited.
 
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue, watch_selected_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::serviceaccount::is_namespace_terminating;
 use crate::{Error, FIELD_MANAGER};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
@@ -42,26 +43,22 @@ enum Change {
 
 /// Watch namespaces and their `kube-root-ca.crt` and keep it publishing `root_ca_pem`. Runs
 /// until cancelled.
-pub async fn run(client: Client, root_ca_pem: String) -> Result<(), Error> {
-    let (namespaces, ns_writer) = reflector::store();
-    let (config_maps, cm_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers, root_ca_pem: String) -> Result<(), Error> {
+    let namespaces = informers.all::<Namespace>();
+    let only_ours = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP_NAME}"));
+    let config_maps = informers.selected::<ConfigMap>(only_ours);
     let queue = WorkQueue::new();
     let publisher = Arc::new(RootCaPublisher {
         client: client.clone(),
         root_ca_pem,
-        namespaces: namespaces.clone(),
-        config_maps: config_maps.clone(),
+        namespaces: namespaces.store(),
+        config_maps: config_maps.store(),
     });
-    let synced = async { namespaces.wait_until_ready().await.is_ok() && config_maps.wait_until_ready().await.is_ok() };
-    let only_ours = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP_NAME}"));
-    tokio::join!(
-        watch_into_queue(Api::<Namespace>::all(client.clone()), ns_writer, queue.clone(), |ns| ns.name_any()),
-        watch_selected_into_queue(Api::<ConfigMap>::all(client), only_ours, cm_writer, queue.clone(), |cm| {
-            cm.namespace().unwrap_or_default()
-        }),
-        // upstream runs one worker.
-        run_workers_when_synced(publisher, queue, 1, synced),
-    );
+    namespaces.queue_changes(&queue, |ns| ns.name_any());
+    config_maps.queue_changes(&queue, |cm| cm.namespace().unwrap_or_default());
+    let synced = async { namespaces.synced().await && config_maps.synced().await };
+    // upstream runs one worker.
+    run_workers_when_synced(publisher, queue, 1, synced).await;
     Ok(())
 }
 

@@ -1,16 +1,10 @@
-//! The loop every controller shares: watch → cache → [`WorkQueue`] → workers. A controller
+//! The loop every controller shares: informer → [`WorkQueue`] → workers. A controller
 //! is a [`Reconciler`] (its `reconcile` and `error_policy`); [`run_workers`] hands each key to
-//! one worker at a time and turns the outcome into the key's next visit, and
-//! [`watch_into_queue`] keeps a kube-runtime reflector cache and queues every object that changes.
+//! one worker at a time and turns the outcome into the key's next visit, once the shared
+//! [`crate::informers`] it reads have listed.
 
 use crate::Error;
 use crate::queue::WorkQueue;
-use futures::StreamExt;
-use kube::runtime::reflector::store::Writer;
-use kube::runtime::watcher::{self, Event, watcher};
-use kube::runtime::{WatchStreamExt, reflector};
-use kube::{Api, Resource};
-use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::future::Future;
 use std::hash::Hash;
@@ -83,40 +77,6 @@ async fn worker<R: Reconciler>(reconciler: Arc<R>, queue: WorkQueue<R::Key>) {
             }
         }
         queue.done(&key);
-    }
-}
-
-/// Watch `api` (re-listing with backoff when the watch breaks), keep `cache` current and
-/// queue `key_of` of every object added, changed or deleted. Runs until cancelled.
-pub async fn watch_into_queue<K, Q>(api: Api<K>, cache: Writer<K>, queue: WorkQueue<Q>, key_of: impl Fn(&K) -> Q)
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Clone + Default + Eq + Hash,
-    Q: Clone + Eq + Hash + Send + 'static,
-{
-    watch_selected_into_queue(api, watcher::Config::default(), cache, queue, key_of).await;
-}
-
-/// [`watch_into_queue`] for only the objects `config`'s label and field selectors pick.
-pub async fn watch_selected_into_queue<K, Q>(
-    api: Api<K>,
-    config: watcher::Config,
-    cache: Writer<K>,
-    queue: WorkQueue<Q>,
-    key_of: impl Fn(&K) -> Q,
-) where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Clone + Default + Eq + Hash,
-    Q: Clone + Eq + Hash + Send + 'static,
-{
-    let events = reflector(cache, watcher(api, config).default_backoff());
-    let mut events = std::pin::pin!(events);
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(Event::Apply(obj) | Event::InitApply(obj) | Event::Delete(obj)) => queue.add(key_of(&obj)),
-            Ok(Event::Init | Event::InitDone) => {}
-            Err(error) => tracing::warn!(kind = %K::kind(&Default::default()), %error, "watch failed; retrying"),
-        }
     }
 }
 

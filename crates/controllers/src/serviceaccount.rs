@@ -2,13 +2,14 @@
 //! namespace has a `default` ServiceAccount, created when a namespace appears and again
 //! whenever it is deleted.
 
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 
@@ -25,24 +26,18 @@ pub struct ServiceAccountsController {
 
 /// Watch namespaces and service accounts and keep every namespace's `default`. Runs until
 /// cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (namespaces, ns_writer) = reflector::store();
-    let (service_accounts, sa_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (namespaces, service_accounts) = (informers.all::<Namespace>(), informers.all::<ServiceAccount>());
     let queue = WorkQueue::new();
     let controller = Arc::new(ServiceAccountsController {
         client: client.clone(),
-        namespaces: namespaces.clone(),
-        service_accounts: service_accounts.clone(),
+        namespaces: namespaces.store(),
+        service_accounts: service_accounts.store(),
     });
-    let synced =
-        async { namespaces.wait_until_ready().await.is_ok() && service_accounts.wait_until_ready().await.is_ok() };
-    tokio::join!(
-        watch_into_queue(Api::<Namespace>::all(client.clone()), ns_writer, queue.clone(), |ns| ns.name_any()),
-        watch_into_queue(Api::<ServiceAccount>::all(client), sa_writer, queue.clone(), |sa| {
-            sa.namespace().unwrap_or_default()
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    namespaces.queue_changes(&queue, |ns| ns.name_any());
+    service_accounts.queue_changes(&queue, |sa| sa.namespace().unwrap_or_default());
+    let synced = async { namespaces.synced().await && service_accounts.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

@@ -4,14 +4,15 @@
 //! namespace; one whose ServiceAccount does not exist is deleted, and so are the tokens of
 //! a ServiceAccount that is deleted. Since 1.24 no Secret is created for a ServiceAccount.
 
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue, watch_selected_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use authn::serviceaccount::{DEFAULT_ISSUER, Issuer, MintError, ObjectRef as TokenSubject, SigningKey};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use std::path::Path;
@@ -45,32 +46,26 @@ pub struct TokensController {
 
 /// Load the signing key from `pki_dir` (creating it on first start, as the API server
 /// would) and keep every legacy token Secret filled. Runs until cancelled.
-pub async fn run(client: Client, root_ca_pem: &str, pki_dir: &Path) -> Result<(), Error> {
+pub async fn run(client: Client, informers: Informers, root_ca_pem: &str, pki_dir: &Path) -> Result<(), Error> {
     let issuer = Issuer::new(DEFAULT_ISSUER, SigningKey::load_or_create(pki_dir)?);
-    let (service_accounts, sa_writer) = reflector::store();
-    let (secrets, secret_writer) = reflector::store();
+    let tokens_only = watcher::Config::default().fields(&format!("type={SECRET_TYPE}"));
+    let (service_accounts, secrets) = (informers.all::<ServiceAccount>(), informers.selected::<Secret>(tokens_only));
     let queue = WorkQueue::new();
     let controller = Arc::new(TokensController {
         client: client.clone(),
         issuer,
         root_ca: root_ca_pem.as_bytes().to_vec(),
-        service_accounts: service_accounts.clone(),
-        secrets: secrets.clone(),
+        service_accounts: service_accounts.store(),
+        secrets: secrets.store(),
     });
-    let synced =
-        async { service_accounts.wait_until_ready().await.is_ok() && secrets.wait_until_ready().await.is_ok() };
-    let tokens_only = watcher::Config::default().fields(&format!("type={SECRET_TYPE}"));
-    tokio::join!(
-        watch_into_queue(Api::<ServiceAccount>::all(client.clone()), sa_writer, queue.clone(), |sa| {
-            Key::ServiceAccount {
-                namespace: sa.namespace().unwrap_or_default(),
-                name: sa.name_any(),
-                uid: sa.uid().unwrap_or_default(),
-            }
-        }),
-        watch_selected_into_queue(Api::<Secret>::all(client), tokens_only, secret_writer, queue.clone(), secret_key),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    service_accounts.queue_changes(&queue, |sa| Key::ServiceAccount {
+        namespace: sa.namespace().unwrap_or_default(),
+        name: sa.name_any(),
+        uid: sa.uid().unwrap_or_default(),
+    });
+    secrets.queue_changes(&queue, secret_key);
+    let synced = async { service_accounts.synced().await && secrets.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

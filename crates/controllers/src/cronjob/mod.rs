@@ -9,17 +9,18 @@ pub mod schedule;
 pub mod timing;
 
 use crate::events::{NORMAL, Recorder, WARNING, reference};
+use crate::informers::Informers;
 use crate::job::{finished_condition, is_finished};
 use crate::ownership::{Key, controller_of, controller_ref, dependent_key};
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use schedule::Schedule;
 use std::sync::Arc;
@@ -41,27 +42,19 @@ pub struct CronJobController {
 }
 
 /// Run the CronJob controller until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (cronjobs, cronjob_writer) = reflector::store();
-    let (jobs, job_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (cronjobs, jobs) = (informers.all::<CronJob>(), informers.all::<Job>());
     let queue = WorkQueue::new();
     let controller = Arc::new(CronJobController {
         client: client.clone(),
-        cronjobs: cronjobs.clone(),
-        jobs: jobs.clone(),
+        cronjobs: cronjobs.store(),
+        jobs: jobs.store(),
         events: Recorder::new(client.clone(), "cronjob-controller"),
     });
-    let synced = async move { cronjobs.wait_until_ready().await.is_ok() && jobs.wait_until_ready().await.is_ok() };
-    // Each loop is a task of its own: polled under the controller manager's deep join of
-    // every controller, decoding a CronJob (which nests a Job and a pod template) overflows
-    // the stack of an unoptimized build. Dropping the set (at shutdown) aborts them.
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(watch_into_queue(Api::<CronJob>::all(client.clone()), cronjob_writer, queue.clone(), Key::of_owner));
-    tasks.spawn(watch_into_queue(Api::<Job>::all(client), job_writer, queue.clone(), |job| {
-        dependent_key(&job.metadata, "CronJob")
-    }));
-    tasks.spawn(run_workers_when_synced(controller, queue, WORKERS, synced));
-    while tasks.join_next().await.is_some() {}
+    cronjobs.queue_changes(&queue, Key::of_owner);
+    jobs.queue_changes(&queue, |job| dependent_key(&job.metadata, "CronJob"));
+    let synced = async move { cronjobs.synced().await && jobs.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

@@ -8,18 +8,19 @@ pub mod sync;
 
 use crate::events::{NORMAL, Recorder, WARNING};
 use crate::history::{self, DEFAULT_HISTORY_LIMIT, REVISION_LABEL};
+use crate::informers::Informers;
 use crate::ownership::{Claim, Key, adopt, claim, controller_of, controller_ref, dependent_key, release};
 use crate::queue::WorkQueue;
 use crate::replicaset::expectations::Expectations;
 use crate::replicaset::ranking::is_ready;
 use crate::replicaset::status::is_available;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER, labels};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -49,40 +50,32 @@ pub struct DaemonSetController {
 }
 
 /// Run the DaemonSet controller until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (sets, set_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
-    let (nodes, node_writer) = reflector::store();
-    let (revisions, revision_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (sets, pods, nodes, revisions) = (
+        informers.all::<DaemonSet>(),
+        informers.all::<Pod>(),
+        informers.all::<Node>(),
+        informers.all::<ControllerRevision>(),
+    );
     let queue = WorkQueue::new();
     let controller = Arc::new(DaemonSetController {
         client: client.clone(),
-        sets: sets.clone(),
-        pods: pods.clone(),
-        nodes: nodes.clone(),
-        revisions: revisions.clone(),
+        sets: sets.store(),
+        pods: pods.store(),
+        nodes: nodes.store(),
+        revisions: revisions.store(),
         queue: queue.clone(),
         expectations: Expectations::default(),
         events: Recorder::new(client.clone(), "daemonset-controller"),
     });
-    let synced = async {
-        sets.wait_until_ready().await.is_ok()
-            && pods.wait_until_ready().await.is_ok()
-            && nodes.wait_until_ready().await.is_ok()
-            && revisions.wait_until_ready().await.is_ok()
-    };
     let workload = |meta: &ObjectMeta| DaemonKey::Workload(dependent_key(meta, "DaemonSet"));
-    tokio::join!(
-        watch_into_queue(Api::<DaemonSet>::all(client.clone()), set_writer, queue.clone(), |ds| {
-            DaemonKey::Workload(Key::of_owner(ds))
-        }),
-        watch_into_queue(Api::<Pod>::all(client.clone()), pod_writer, queue.clone(), move |p| workload(&p.metadata)),
-        watch_into_queue(Api::<ControllerRevision>::all(client.clone()), revision_writer, queue.clone(), move |r| {
-            workload(&r.metadata)
-        }),
-        watch_into_queue(Api::<Node>::all(client), node_writer, queue.clone(), |_| DaemonKey::NodesChanged),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    sets.queue_changes(&queue, |ds| DaemonKey::Workload(Key::of_owner(ds)));
+    pods.queue_changes(&queue, move |p| workload(&p.metadata));
+    revisions.queue_changes(&queue, move |r| workload(&r.metadata));
+    nodes.queue_changes(&queue, |_| DaemonKey::NodesChanged);
+    let synced =
+        async { sets.synced().await && pods.synced().await && nodes.synced().await && revisions.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

@@ -14,13 +14,13 @@ mod sync;
 
 use crate::Error;
 use crate::events::{Recorder, WARNING};
+use crate::informers::Informers;
 use crate::ownership::{Key, controller_of, dependent_key, queue_owners_of_orphans};
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use rollout::{deployment_replicas, replicas};
 use std::sync::Arc;
@@ -38,26 +38,20 @@ pub struct DeploymentController {
 }
 
 /// Watch Deployments and ReplicaSets and roll Deployments out. Runs until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (deployments, d_writer) = reflector::store();
-    let (replica_sets, rs_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (deployments, replica_sets) = (informers.all::<Deployment>(), informers.all::<ReplicaSet>());
     let queue = WorkQueue::new();
     let controller = Arc::new(DeploymentController {
         client: client.clone(),
-        deployments: deployments.clone(),
-        replica_sets: replica_sets.clone(),
+        deployments: deployments.store(),
+        replica_sets: replica_sets.store(),
         queue: queue.clone(),
         events: Recorder::new(client.clone(), COMPONENT),
     });
-    let synced =
-        async { deployments.wait_until_ready().await.is_ok() && replica_sets.wait_until_ready().await.is_ok() };
-    tokio::join!(
-        watch_into_queue(Api::<Deployment>::all(client.clone()), d_writer, queue.clone(), Key::of_owner),
-        watch_into_queue(Api::<ReplicaSet>::all(client), rs_writer, queue.clone(), |rs| {
-            dependent_key(&rs.metadata, "Deployment")
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    deployments.queue_changes(&queue, Key::of_owner);
+    replica_sets.queue_changes(&queue, |rs| dependent_key(&rs.metadata, "Deployment"));
+    let synced = async { deployments.synced().await && replica_sets.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

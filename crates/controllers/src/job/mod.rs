@@ -12,18 +12,18 @@ pub mod status;
 pub use status::{finished_condition, is_finished};
 
 use crate::events::{NORMAL, Recorder, WARNING};
+use crate::informers::Informers;
 use crate::ownership::{Key, controller_of, controller_ref, dependent_key};
 use crate::queue::WorkQueue;
 use crate::replicaset::expectations::Expectations;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue, watch_selected_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{Job, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use status::{Counts, Failure, Verdict};
 use std::sync::Arc;
@@ -45,30 +45,33 @@ pub struct JobController {
 }
 
 /// Run the Job controller until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (jobs, job_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (jobs, pods) = (informers.all::<Job>(), informers.all::<Pod>());
     let queue = WorkQueue::new();
     let controller = Arc::new(JobController {
         client: client.clone(),
-        jobs: jobs.clone(),
-        pods: pods.clone(),
+        jobs: jobs.store(),
+        pods: pods.store(),
         expectations: Expectations::default(),
         events: Recorder::new(client.clone(), "job-controller"),
     });
-    let synced = async move { jobs.wait_until_ready().await.is_ok() && pods.wait_until_ready().await.is_ok() };
-    let job_pods = watcher::Config::default().labels(CONTROLLER_UID_LABEL);
-    // Each loop is a task of its own: polled under the controller manager's deep join of
-    // every controller, decoding a Job (which nests a pod template) overflows the stack of
-    // an unoptimized build. Dropping the set (at shutdown) aborts them.
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(watch_into_queue(Api::<Job>::all(client.clone()), job_writer, queue.clone(), Key::of_owner));
-    tasks.spawn(watch_selected_into_queue(Api::<Pod>::all(client), job_pods, pod_writer, queue.clone(), |pod| {
-        dependent_key(&pod.metadata, "Job")
-    }));
-    tasks.spawn(run_workers_when_synced(controller, queue, WORKERS, synced));
-    while tasks.join_next().await.is_some() {}
+    jobs.queue_changes(&queue, Key::of_owner);
+    // The shared cache holds every pod; only those with a Job's controller-uid label are
+    // a Job's (upstream's job informer selects nothing either, it filters in the handler).
+    let pod_changes = queue.clone();
+    pods.on_change(move |pod| {
+        if is_job_pod(pod) {
+            pod_changes.add(dependent_key(&pod.metadata, "Job"));
+        }
+    });
+    let synced = async move { jobs.synced().await && pods.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
+}
+
+/// Whether `pod` carries the label the Job controller puts on the pods it creates.
+fn is_job_pod(pod: &Pod) -> bool {
+    pod.metadata.labels.as_ref().is_some_and(|labels| labels.contains_key(CONTROLLER_UID_LABEL))
 }
 
 impl Reconciler for JobController {
@@ -88,8 +91,12 @@ impl Reconciler for JobController {
         if is_finished(&job) {
             return self.delete_after_ttl(&job).await;
         }
-        let in_namespace: Vec<Arc<Pod>> =
-            self.pods.state().into_iter().filter(|p| p.metadata.namespace.as_ref() == Some(namespace)).collect();
+        let in_namespace: Vec<Arc<Pod>> = self
+            .pods
+            .state()
+            .into_iter()
+            .filter(|p| p.metadata.namespace.as_ref() == Some(namespace) && is_job_pod(p))
+            .collect();
         let uid = job.metadata.uid.clone().unwrap_or_default();
         let owned: Vec<&Pod> = in_namespace
             .iter()

@@ -7,12 +7,13 @@ pub mod conditions;
 pub mod content;
 
 use crate::Error;
+use crate::informers::Informers;
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 
@@ -27,14 +28,12 @@ pub struct NamespaceController {
 }
 
 /// Watch namespaces and process the deleted ones. Runs until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (cache, writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let namespaces = informers.all::<Namespace>();
     let queue = WorkQueue::new();
-    let controller = Arc::new(NamespaceController { client: client.clone(), cache });
-    tokio::join!(
-        watch_into_queue(Api::<Namespace>::all(client), writer, queue.clone(), |ns| ns.name_any()),
-        run_workers(controller, queue, WORKERS),
-    );
+    let controller = Arc::new(NamespaceController { client: client.clone(), cache: namespaces.store() });
+    namespaces.queue_changes(&queue, |ns| ns.name_any());
+    run_workers(controller, queue, WORKERS).await;
     Ok(())
 }
 

@@ -11,16 +11,17 @@ pub mod ranking;
 pub mod status;
 
 use crate::events::{NORMAL, Recorder, WARNING};
+use crate::informers::Informers;
 use crate::ownership::{Claim, Key, adopt, claim, controller_ref, dependent_key, queue_owners_of_orphans, release};
 use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use expectations::Expectations;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kinds::ReplicaKind;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 
@@ -39,27 +40,22 @@ pub struct ReplicaController<K: ReplicaKind> {
 }
 
 /// Run the controller of `K` (ReplicaSet or ReplicationController). Runs until cancelled.
-pub async fn run<K: ReplicaKind>(client: Client) -> Result<(), Error> {
-    let (owners, owner_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
+pub async fn run<K: ReplicaKind>(client: Client, informers: Informers) -> Result<(), Error> {
+    let (owners, pods) = (informers.all::<K>(), informers.all::<Pod>());
     let queue = WorkQueue::new();
     let controller = Arc::new(ReplicaController::<K> {
         client: client.clone(),
-        owners: owners.clone(),
-        pods: pods.clone(),
+        owners: owners.store(),
+        pods: pods.store(),
         queue: queue.clone(),
         expectations: Expectations::default(),
         events: Recorder::new(client.clone(), K::COMPONENT),
     });
-    let synced = async { owners.wait_until_ready().await.is_ok() && pods.wait_until_ready().await.is_ok() };
     let owner_kind = K::kind(&()).into_owned();
-    tokio::join!(
-        watch_into_queue(Api::<K>::all(client.clone()), owner_writer, queue.clone(), Key::of_owner),
-        watch_into_queue(Api::<Pod>::all(client), pod_writer, queue.clone(), move |pod| {
-            dependent_key(&pod.metadata, &owner_kind)
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    owners.queue_changes(&queue, Key::of_owner);
+    pods.queue_changes(&queue, move |pod| dependent_key(&pod.metadata, &owner_kind));
+    let synced = async { owners.synced().await && pods.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 

@@ -8,16 +8,17 @@ pub mod sync;
 
 use crate::events::Recorder;
 use crate::history::{self, DEFAULT_HISTORY_LIMIT};
+use crate::informers::Informers;
 use crate::ownership::{Claim, Key, adopt, claim, dependent_key, release};
 use crate::queue::WorkQueue;
 use crate::replicaset::ranking::is_ready;
 use crate::replicaset::status::is_available;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced, watch_into_queue};
+use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER, labels};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,34 +37,23 @@ pub struct StatefulSetController {
 }
 
 /// Run the StatefulSet controller until cancelled.
-pub async fn run(client: Client) -> Result<(), Error> {
-    let (sets, set_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
-    let (revisions, revision_writer) = reflector::store();
+pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
+    let (sets, pods, revisions) =
+        (informers.all::<StatefulSet>(), informers.all::<Pod>(), informers.all::<ControllerRevision>());
     let queue = WorkQueue::new();
     let controller = Arc::new(StatefulSetController {
         client: client.clone(),
-        sets: sets.clone(),
-        pods: pods.clone(),
-        revisions: revisions.clone(),
+        sets: sets.store(),
+        pods: pods.store(),
+        revisions: revisions.store(),
         queue: queue.clone(),
         events: Recorder::new(client.clone(), "statefulset-controller"),
     });
-    let synced = async {
-        sets.wait_until_ready().await.is_ok()
-            && pods.wait_until_ready().await.is_ok()
-            && revisions.wait_until_ready().await.is_ok()
-    };
-    tokio::join!(
-        watch_into_queue(Api::<StatefulSet>::all(client.clone()), set_writer, queue.clone(), Key::of_owner),
-        watch_into_queue(Api::<Pod>::all(client.clone()), pod_writer, queue.clone(), |pod| {
-            dependent_key(&pod.metadata, "StatefulSet")
-        }),
-        watch_into_queue(Api::<ControllerRevision>::all(client), revision_writer, queue.clone(), |revision| {
-            dependent_key(&revision.metadata, "StatefulSet")
-        }),
-        run_workers_when_synced(controller, queue, WORKERS, synced),
-    );
+    sets.queue_changes(&queue, Key::of_owner);
+    pods.queue_changes(&queue, |pod| dependent_key(&pod.metadata, "StatefulSet"));
+    revisions.queue_changes(&queue, |revision| dependent_key(&revision.metadata, "StatefulSet"));
+    let synced = async { sets.synced().await && pods.synced().await && revisions.synced().await };
+    run_workers_when_synced(controller, queue, WORKERS, synced).await;
     Ok(())
 }
 
