@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +37,9 @@ pub async fn run(client: Client, informers: Informers, terminated_threshold: usi
     });
     queue.add(());
     // Pod changes only fill the cache (upstream polls them); a node going away starts a pass.
-    nodes.queue_changes(&queue, |_| ());
+    // Only a deletion: queueing every node heartbeat would make each one a pass over all pods.
+    let deleted = queue.clone();
+    nodes.on_delete(move |_| deleted.add(()));
     let synced = async { pods.synced().await && nodes.synced().await };
     run_workers_when_synced(controller, queue, 1, synced).await;
     Ok(())
@@ -51,15 +52,13 @@ impl Reconciler for PodGarbageCollector {
 
     async fn reconcile(&self, _: &()) -> Result<Action, Error> {
         let pods = self.pods.state();
-        let nodes: BTreeSet<String> = self.nodes.state().iter().map(|n| n.name_any()).collect();
         for pod in excess_terminated(&pods, self.terminated_threshold) {
             self.force_delete(pod).await?;
         }
         for pod in &pods {
             let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or_default();
             let unscheduled_terminating = node.is_empty() && pod.metadata.deletion_timestamp.is_some();
-            if unscheduled_terminating || (!node.is_empty() && !nodes.contains(node) && self.node_is_gone(node).await?)
-            {
+            if unscheduled_terminating || (!node.is_empty() && self.node_is_gone(node).await?) {
                 self.force_delete(pod).await?;
             }
         }
