@@ -104,6 +104,20 @@ pub struct Event {
 /// watcher fell so far behind that the history it needs was compacted away.
 pub type WatchStream = BoxStream<'static, Result<Event>>;
 
+/// A backend's watcher, read one event at a time (`None`: the watch is over).
+trait EventSource: Send + Sized + 'static {
+    fn next(&mut self) -> impl Future<Output = Option<Result<Event>>> + Send;
+
+    fn into_stream(self) -> WatchStream {
+        use futures::StreamExt;
+        futures::stream::unfold(self, |mut source| async move {
+            let item = source.next().await?;
+            Some((item, source))
+        })
+        .boxed()
+    }
+}
+
 /// The store contract. Implementations must be linearizable: a read that starts after a
 /// write was acknowledged sees it, and revisions are assigned in commit order.
 #[async_trait]

@@ -13,12 +13,11 @@
 use std::collections::VecDeque;
 
 use etcd_client::{EventType, GetOptions, KvClient, WatchOptions, WatchResponse};
-use futures::StreamExt;
 
 use super::compact::{self, COMPACT_REV_KEY};
 use super::errors::{self, Failure};
 use super::{EtcdStore, Keys};
-use crate::{Error, Event, EventKind, Result, Revision, WatchStream};
+use crate::{Error, Event, EventKind, EventSource as _, Result, Revision, WatchStream};
 
 pub(super) async fn watch(store: &EtcdStore, start: &str, end: &str, after: Revision) -> Result<WatchStream> {
     let mut kv = store.kv();
@@ -89,15 +88,7 @@ struct Watcher {
     ending: Option<Option<Error>>,
 }
 
-impl Watcher {
-    fn into_stream(self) -> WatchStream {
-        futures::stream::unfold(self, |mut watcher| async move {
-            let item = watcher.next().await?;
-            Some((item, watcher))
-        })
-        .boxed()
-    }
-
+impl crate::EventSource for Watcher {
     async fn next(&mut self) -> Option<Result<Event>> {
         loop {
             if let Some(event) = self.queued.pop_front() {
@@ -116,7 +107,9 @@ impl Watcher {
             }
         }
     }
+}
 
+impl Watcher {
     /// Queues a response's events; returns the error that ends the stream, if any.
     async fn receive(&mut self, response: &WatchResponse) -> Option<Error> {
         if response.canceled() || response.compact_revision() > 0 {

@@ -30,7 +30,7 @@ use self::history::History;
 use self::state::{State, range_end};
 use self::watch::Watcher;
 use self::writer::{Batch, Op, Request, Writer};
-use crate::{Error, RangeRequest, RangeResult, Result, Revision, Store, WatchStream};
+use crate::{Error, EventSource as _, RangeRequest, RangeResult, Result, Revision, Store, WatchStream};
 
 /// How many committed batches the broadcast holds for slow watchers before they have to
 /// catch up from the log.

@@ -10,12 +10,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::history::History;
 use super::writer::Batch;
-use crate::{Event, Result, Revision, WatchStream};
+use crate::{Event, Result, Revision};
 
 /// How many changes one log read returns; a long replay is read page by page.
 const REPLAY_PAGE: usize = 512;
@@ -34,38 +33,7 @@ pub(super) struct Watcher {
     failed: bool,
 }
 
-impl Watcher {
-    /// Starts a watch of `[start, end)` after revision `after`; `live` must have been
-    /// subscribed already. Reads the first page of the log, so a compacted `after` fails here.
-    pub async fn start(
-        history: Arc<History>,
-        live: broadcast::Receiver<Batch>,
-        start: String,
-        end: String,
-        after: Revision,
-    ) -> Result<Self> {
-        let mut watcher = Self {
-            history,
-            live,
-            start,
-            end,
-            seen_through: after,
-            queued: VecDeque::new(),
-            replaying: true,
-            failed: false,
-        };
-        watcher.replay_page().await?;
-        Ok(watcher)
-    }
-
-    pub fn into_stream(self) -> WatchStream {
-        futures::stream::unfold(self, |mut watcher| async move {
-            let item = watcher.next().await?;
-            Some((item, watcher))
-        })
-        .boxed()
-    }
-
+impl crate::EventSource for Watcher {
     async fn next(&mut self) -> Option<Result<Event>> {
         loop {
             if self.failed {
@@ -95,6 +63,31 @@ impl Watcher {
                 Err(RecvError::Closed) => return None,
             }
         }
+    }
+}
+
+impl Watcher {
+    /// Starts a watch of `[start, end)` after revision `after`; `live` must have been
+    /// subscribed already. Reads the first page of the log, so a compacted `after` fails here.
+    pub async fn start(
+        history: Arc<History>,
+        live: broadcast::Receiver<Batch>,
+        start: String,
+        end: String,
+        after: Revision,
+    ) -> Result<Self> {
+        let mut watcher = Self {
+            history,
+            live,
+            start,
+            end,
+            seen_through: after,
+            queued: VecDeque::new(),
+            replaying: true,
+            failed: false,
+        };
+        watcher.replay_page().await?;
+        Ok(watcher)
     }
 
     async fn replay_page(&mut self) -> Result<()> {
