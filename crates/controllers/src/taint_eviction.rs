@@ -3,6 +3,7 @@
 //! such taints are bounded by `tolerationSeconds` is deleted when the shortest runs out,
 //! counted from the taint's `timeAdded`. [`crate::node_lifecycle`] calls it for each node.
 
+use component_helpers::tolerates;
 use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
 use std::time::Duration;
 
@@ -24,27 +25,6 @@ pub fn eviction_delay(pod: &Pod, taints: &[Taint], since_added: impl Fn(&Taint) 
         delay = Some(delay.map_or(remaining, |d| d.min(remaining)));
     }
     delay
-}
-
-/// Whether `toleration` tolerates `taint` (upstream's `Toleration.ToleratesTaint`).
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    let operator = toleration.operator.as_deref().unwrap_or("Equal");
-    if key.is_empty() {
-        return operator == "Exists";
-    }
-    if key != taint.key {
-        return false;
-    }
-    match operator {
-        "Exists" => true,
-        "Equal" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -91,18 +71,5 @@ mod tests {
         let taints = [taint(UNREACHABLE, NO_EXECUTE)];
         assert_eq!(eviction_delay(&pod(vec![toleration(UNREACHABLE, None)]), &taints, |_| Duration::ZERO), None);
         assert_eq!(eviction_delay(&pod(vec![]), &[], |_| Duration::ZERO), None);
-    }
-
-    #[test]
-    fn tolerations_match_by_key_value_and_effect() {
-        let t = Taint { key: "k".into(), value: Some("v".into()), effect: NO_EXECUTE.into(), ..Default::default() };
-        let equal = Toleration { key: Some("k".into()), value: Some("v".into()), ..Default::default() };
-        let wrong = Toleration { key: Some("k".into()), value: Some("w".into()), ..Default::default() };
-        let everything = Toleration { operator: Some("Exists".into()), ..Default::default() };
-        let other_effect = Toleration { effect: Some("NoSchedule".into()), ..everything.clone() };
-        assert!(tolerates(&equal, &t));
-        assert!(!tolerates(&wrong, &t));
-        assert!(tolerates(&everything, &t));
-        assert!(!tolerates(&other_effect, &t));
     }
 }

@@ -3,11 +3,10 @@
 //! tolerations admit it; each pod is pinned to its node by a required node affinity on
 //! `metadata.name`, so the scheduler places it, and carries the tolerations upstream adds.
 
+use component_helpers::{term_matches, tolerates};
 use k8s_openapi::api::core::v1::{
-    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Taint,
-    Toleration,
+    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Toleration,
 };
-use std::collections::BTreeMap;
 
 /// The tolerations upstream's `AddOrUpdateDaemonPodTolerations` adds: (key, effect).
 const DAEMON_TOLERATIONS: [(&str, &str); 6] = [
@@ -94,52 +93,11 @@ pub fn should_run(spec: &PodSpec, node: &Node) -> bool {
     by_selector && by_affinity && tolerated
 }
 
-/// A term matches when all its requirements do; an empty term matches nothing.
-fn term_matches(term: &NodeSelectorTerm, labels: &BTreeMap<String, String>, name: &str) -> bool {
-    let expressions = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    if expressions.is_empty() && fields.is_empty() {
-        return false;
-    }
-    expressions.iter().all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
-        && fields.iter().all(|r| r.key == "metadata.name" && requirement_matches(r, Some(name)))
-}
-
-fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = requirement.values.as_deref().unwrap_or_default();
-    let number = |s: &str| s.parse::<i64>().ok();
-    match (requirement.operator.as_str(), value) {
-        ("In", Some(v)) => values.iter().any(|x| x == v),
-        ("NotIn", v) => v.is_none_or(|v| !values.iter().any(|x| x == v)),
-        ("Exists", v) => v.is_some(),
-        ("DoesNotExist", v) => v.is_none(),
-        ("Gt", Some(v)) => matches!((number(v), values.first().and_then(|x| number(x))), (Some(a), Some(b)) if a > b),
-        ("Lt", Some(v)) => matches!((number(v), values.first().and_then(|x| number(x))), (Some(a), Some(b)) if a < b),
-        _ => false,
-    }
-}
-
-/// upstream's `ToleratesTaint`.
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::NodeSpec;
+    use k8s_openapi::api::core::v1::Taint;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn node(name: &str, labels: &[(&str, &str)], taints: &[(&str, &str)]) -> Node {

@@ -3,38 +3,13 @@
 
 use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, normalize_scores};
 use crate::labels::map_matches;
-use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod};
+use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod};
 
 pub struct NodeAffinity;
 
 /// Whether `node` satisfies every requirement of `term`; a term with none matches nothing.
 pub fn term_matches(term: &NodeSelectorTerm, node: &NodeInfo) -> bool {
-    let expressions = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    if expressions.is_empty() && fields.is_empty() {
-        return false;
-    }
-    expressions.iter().all(|r| requirement_matches(r, node.labels().get(&r.key).map(String::as_str)))
-        && fields.iter().all(|r| r.key == "metadata.name" && requirement_matches(r, Some(node.name())))
-}
-
-fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = requirement.values.as_deref().unwrap_or_default();
-    let as_number = |v: &str| v.parse::<i64>().ok();
-    match requirement.operator.as_str() {
-        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
-        "NotIn" => value.is_none_or(|v| !values.iter().any(|x| x == v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" | "Lt" => {
-            let (Some(actual), Some(bound)) = (value.and_then(as_number), values.first().and_then(|v| as_number(v)))
-            else {
-                return false;
-            };
-            if requirement.operator == "Gt" { actual > bound } else { actual < bound }
-        }
-        _ => false,
-    }
+    component_helpers::term_matches(term, node.labels(), node.name())
 }
 
 impl FilterPlugin for NodeAffinity {

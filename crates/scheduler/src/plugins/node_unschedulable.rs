@@ -2,7 +2,7 @@
 //! the `node.kubernetes.io/unschedulable:NoSchedule` taint.
 
 use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection};
-use crate::plugins::taint_toleration::tolerates;
+use component_helpers::tolerates;
 use k8s_openapi::api::core::v1::{Pod, Taint};
 
 pub struct NodeUnschedulable;

@@ -2,26 +2,10 @@
 //! tolerate them; `PreferNoSchedule` taints lower the node's score.
 
 use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, normalize_scores};
+use component_helpers::tolerates;
 use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
 
 pub struct TaintToleration;
-
-/// Whether `toleration` tolerates `taint` (upstream's `ToleratesTaint`).
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        _ => false,
-    }
-}
 
 fn tolerations(pod: &Pod) -> &[Toleration] {
     pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or_default()
