@@ -5,9 +5,9 @@
 //! differ is written with a server-side apply owning only `rules`, as upstream does.
 
 use crate::Error;
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::Store;
@@ -39,6 +39,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for ClusterRoleAggregationController {
     type Key = AllAggregates;
+    type Error = Error;
     const NAME: &'static str = "clusterrole-aggregation";
 
     async fn reconcile(&self, _key: &AllAggregates) -> Result<Action, Error> {

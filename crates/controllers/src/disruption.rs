@@ -3,10 +3,11 @@
 //! and so how many may be evicted now. Pods the eviction subresource took a disruption for
 //! (`disruptedPods`) stop counting as healthy until they are gone or the entry expires.
 
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
-use crate::{Error, FIELD_MANAGER, labels};
+use crate::{Error, FIELD_MANAGER};
+use client_runtime::informers::Informers;
+use client_runtime::labels;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
@@ -47,6 +48,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 impl Reconciler for DisruptionController {
     /// A namespace.
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "disruption";
 
     async fn reconcile(&self, namespace: &String) -> Result<Action, Error> {

@@ -7,10 +7,10 @@
 //! The pod helpers here ([`ServiceKey`], [`selected_pods`], [`target_port`], readiness)
 //! are shared with [`crate::endpointslice`].
 
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service, ServicePort,
 };
@@ -60,7 +60,7 @@ pub(crate) fn selected_pods(service: &Service, pods: &Store<Pod>) -> Vec<Arc<Pod
     let mut selected: Vec<Arc<Pod>> = pods
         .state()
         .into_iter()
-        .filter(|p| p.namespace() == namespace && crate::labels::set_selects(selector, p.labels()))
+        .filter(|p| p.namespace() == namespace && client_runtime::labels::set_selects(selector, p.labels()))
         .collect();
     selected.sort_by_key(|p| p.name_any());
     selected
@@ -171,6 +171,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for EndpointsController {
     type Key = ServiceKey;
+    type Error = Error;
     const NAME: &'static str = "endpoint";
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action, Error> {

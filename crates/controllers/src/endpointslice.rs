@@ -9,11 +9,11 @@ use crate::endpoints::{
     ServiceKey, endpoint_labels, pod_hostname, pod_in_endpoints, pod_ip, pod_ready, pod_reference, queue_services_in,
     selected_pods, selector, target_port,
 };
-use crate::informers::Informers;
 use crate::ownership::{controller_of, controller_ref};
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -79,6 +79,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for EndpointSliceController {
     type Key = ServiceKey;
+    type Error = Error;
     const NAME: &'static str = "endpointslice";
 
     async fn reconcile(&self, key: &ServiceKey) -> Result<Action, Error> {

@@ -1,9 +1,10 @@
 //! The controller manager: Kubernetes controllers that run as ordinary API clients of the
 //! Krust API server (they never touch its store).
 //!
-//! Every controller is a [`runner::Reconciler`] fed by the shared [`runner`] loop (shared
-//! [`informers`] (one watch and cache per type for all controllers) → de-duplicating,
-//! rate-limited [`queue::WorkQueue`] → workers):
+//! Every controller is a [`client_runtime::runner::Reconciler`] fed by the shared
+//! [`client_runtime::runner`] loop (shared [`client_runtime::informers`] (one watch and
+//! cache per type for all controllers) → de-duplicating, rate-limited
+//! [`client_runtime::queue::WorkQueue`] → workers):
 //! - [`garbagecollector`]: ownerReferences, the `orphan` and `foregroundDeletion`
 //!   finalizers, and deleting objects whose owners are gone;
 //! - [`namespace`]: empties a deleted namespace and removes its `kubernetes` finalizer;
@@ -35,32 +36,35 @@ pub mod discovery;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
-pub mod events;
 pub mod garbagecollector;
 pub mod history;
-pub mod informers;
 pub mod job;
-pub mod labels;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod ownership;
 pub mod podgc;
-pub mod queue;
 pub mod replicaset;
 pub mod root_ca_publisher;
-pub mod runner;
 pub mod serviceaccount;
 pub mod serviceaccount_token;
 pub mod statefulset;
 pub mod taint_eviction;
 
-mod client;
-
-pub use client::{FIELD_MANAGER, USER, client};
-
+use client_runtime::informers;
 use std::future::Future;
 use std::path::PathBuf;
+
+/// The user the API server knows the controller manager as.
+pub const USER: &str = "system:kube-controller-manager";
+/// The field manager of the controllers' writes, as upstream's user agent makes it.
+pub const FIELD_MANAGER: &str = "kube-controller-manager";
+
+/// A client for the API server at `server_url` (`https://host:port`), authenticated as
+/// [`USER`] with a certificate freshly issued by `pki`'s CA, trusting that CA.
+pub async fn client(pki: &pki::Pki, server_url: &str) -> Result<kube::Client, Error> {
+    Ok(client_runtime::client::component_client(pki, server_url, USER, &[]).await?)
+}
 
 /// Why a controller could not finish a step.
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +72,7 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] kube::Error),
     #[error("building the controller manager's client: {0}")]
-    Identity(#[from] pki::Error),
-    #[error("building the controller manager's client: {0}")]
-    Kubeconfig(#[from] kube::config::KubeconfigError),
+    Client(#[from] client_runtime::Error),
     #[error("unable to find a served resource for {api_version}, Kind={kind}")]
     UnknownKind { api_version: String, kind: String },
     #[error("{0}")]

@@ -3,11 +3,11 @@
 //! `spec.podCIDRs`. The ranges nodes already hold are taken first (so a restart never hands
 //! one out twice) and a deleted node's range is free again.
 
-use crate::events::{Recorder, WARNING};
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{Recorder, WARNING};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -91,7 +91,7 @@ pub async fn run(client: Client, informers: Informers, cidr: ClusterCidr) -> Res
         cidr,
         nodes: nodes.store(),
         allocations: Mutex::new(Allocations::default()),
-        events: Recorder::new(client.clone(), "cidrAllocator"),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, "cidrAllocator"),
     });
     let restore = controller.clone();
     nodes.queue_changes(&queue, |node| node.name_any());
@@ -145,6 +145,7 @@ impl NodeIpamController {
 impl Reconciler for NodeIpamController {
     /// A node's name.
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "node-ipam";
 
     async fn reconcile(&self, name: &String) -> Result<Action, Error> {

@@ -4,12 +4,12 @@
 //! and `spec.unschedulable` decide its `node.kubernetes.io/*` taints; pods on a node with a
 //! `NoExecute` taint go as [`crate::taint_eviction`] says.
 
-use crate::events::{NORMAL, Recorder};
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::taint_eviction::{NO_EXECUTE, eviction_delay};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{NORMAL, Recorder};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
@@ -52,7 +52,7 @@ pub async fn run(client: Client, informers: Informers, grace_period: Duration) -
         leases: leases.store(),
         pods: pods.store(),
         grace_period,
-        events: Recorder::new(client.clone(), "node-controller"),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, "node-controller"),
     });
     nodes.queue_changes(&queue, |n| n.name_any());
     leases.queue_changes(&queue, |l| l.name_any());
@@ -71,6 +71,7 @@ pub async fn run(client: Client, informers: Informers, grace_period: Duration) -
 impl Reconciler for NodeLifecycleController {
     /// A node's name.
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "node-lifecycle";
 
     async fn reconcile(&self, name: &String) -> Result<Action, Error> {

@@ -3,7 +3,7 @@
 //! selector, adopts matching orphans and releases owned objects that stopped matching.
 
 use crate::Error;
-use crate::queue::WorkQueue;
+use client_runtime::queue::WorkQueue;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};

@@ -3,9 +3,9 @@
 //! and the oldest finished pods beyond the terminated-pod threshold.
 
 use crate::Error;
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -48,6 +48,7 @@ pub async fn run(client: Client, informers: Informers, terminated_threshold: usi
 impl Reconciler for PodGarbageCollector {
     /// One pass over every pod.
     type Key = ();
+    type Error = Error;
     const NAME: &'static str = "pod-garbage-collector";
 
     async fn reconcile(&self, _: &()) -> Result<Action, Error> {

@@ -2,11 +2,11 @@
 //! ConfigMap `kube-root-ca.crt` whose `ca.crt` is the cluster CA, so that workloads can
 //! verify the API server; it is recreated when deleted and restored when edited.
 
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::serviceaccount::is_namespace_terminating;
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
@@ -65,6 +65,7 @@ pub async fn run(client: Client, informers: Informers, root_ca_pem: String) -> R
 impl Reconciler for RootCaPublisher {
     /// A namespace's name.
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "root-ca-cert-publisher";
 
     async fn reconcile(&self, namespace: &String) -> Result<Action, Error> {

@@ -2,10 +2,10 @@
 //! namespace has a `default` ServiceAccount, created when a namespace appears and again
 //! whenever it is deleted.
 
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
@@ -44,6 +44,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 impl Reconciler for ServiceAccountsController {
     /// A namespace's name.
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "serviceaccount";
 
     async fn reconcile(&self, namespace: &String) -> Result<Action, Error> {

@@ -4,11 +4,11 @@
 //! namespace; one whose ServiceAccount does not exist is deleted, and so are the tokens of
 //! a ServiceAccount that is deleted. Since 1.24 no Secret is created for a ServiceAccount.
 
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
 use authn::serviceaccount::{DEFAULT_ISSUER, Issuer, MintError, ObjectRef as TokenSubject, SigningKey};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
@@ -82,6 +82,7 @@ fn secret_key(secret: &Secret) -> Key {
 
 impl Reconciler for TokensController {
     type Key = Key;
+    type Error = Error;
     const NAME: &'static str = "serviceaccount-token";
 
     async fn reconcile(&self, key: &Key) -> Result<Action, Error> {

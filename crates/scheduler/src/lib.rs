@@ -19,7 +19,6 @@
 pub mod cache;
 pub mod cycle;
 pub mod framework;
-pub mod labels;
 pub mod nominator;
 pub mod plugins;
 pub mod preemption;
@@ -43,19 +42,13 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] kube::Error),
     #[error("building the scheduler's client: {0}")]
-    Identity(#[from] pki::Error),
-    #[error("building the scheduler's client: {0}")]
-    Kubeconfig(#[from] kube::config::KubeconfigError),
+    Client(#[from] client_runtime::Error),
 }
 
 /// A client for the API server at `server_url` (`https://host:port`), authenticated as
 /// [`USER`] with a certificate freshly issued by `pki`'s CA, trusting that CA.
 pub async fn client(pki: &pki::Pki, server_url: &str) -> Result<kube::Client, Error> {
-    let (cert_pem, key_pem) = pki.issue_client_cert(USER, &[])?;
-    let yaml = pki::kubeconfig::Kubeconfig::new(server_url, pki.ca_pem(), &cert_pem, &key_pem, USER).to_yaml()?;
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(client_runtime::client::component_client(pki, server_url, USER, &[]).await?)
 }
 
 /// Schedule pods until `shutdown` resolves.

@@ -35,9 +35,7 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] kube::Error),
     #[error("building a node's client: {0}")]
-    Identity(#[from] pki::Error),
-    #[error("building a node's client: {0}")]
-    Kubeconfig(#[from] kube::config::KubeconfigError),
+    Client(#[from] client_runtime::Error),
 }
 
 /// The simulated nodes to run: how many, and what each offers.
@@ -122,11 +120,7 @@ pub enum Identity {
 /// `system:nodes`, with a certificate freshly issued by the cluster CA.
 pub async fn node_client(pki: &pki::Pki, server_url: &str, name: &str) -> Result<kube::Client, Error> {
     let user = format!("system:node:{name}");
-    let (cert_pem, key_pem) = pki.issue_client_cert(&user, &[NODES_GROUP])?;
-    let yaml = pki::kubeconfig::Kubeconfig::new(server_url, pki.ca_pem(), &cert_pem, &key_pem, &user).to_yaml()?;
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(client_runtime::client::component_client(pki, server_url, &user, &[NODES_GROUP]).await?)
 }
 
 /// Run the nodes of `config` until `shutdown` resolves. With [`Identity::Shared`] all nodes

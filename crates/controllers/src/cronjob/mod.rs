@@ -8,13 +8,13 @@
 pub mod schedule;
 pub mod timing;
 
-use crate::events::{NORMAL, Recorder, WARNING, reference};
-use crate::informers::Informers;
 use crate::job::{finished_condition, is_finished};
 use crate::ownership::{Key, controller_of, controller_ref, dependent_key};
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{NORMAL, Recorder, WARNING, reference};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -49,7 +49,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
         client: client.clone(),
         cronjobs: cronjobs.store(),
         jobs: jobs.store(),
-        events: Recorder::new(client.clone(), "cronjob-controller"),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, "cronjob-controller"),
     });
     cronjobs.queue_changes(&queue, Key::of_owner);
     jobs.queue_changes(&queue, |job| dependent_key(&job.metadata, "CronJob"));
@@ -60,6 +60,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for CronJobController {
     type Key = Key;
+    type Error = Error;
     const NAME: &'static str = "cronjob";
 
     async fn reconcile(&self, key: &Key) -> Result<Action, Error> {

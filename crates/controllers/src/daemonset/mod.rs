@@ -6,16 +6,17 @@
 pub mod placement;
 pub mod sync;
 
-use crate::events::{NORMAL, Recorder, WARNING};
 use crate::history::{self, DEFAULT_HISTORY_LIMIT, REVISION_LABEL};
-use crate::informers::Informers;
 use crate::ownership::{Claim, Key, adopt, claim, controller_of, controller_ref, dependent_key, release};
-use crate::queue::WorkQueue;
 use crate::replicaset::expectations::Expectations;
 use crate::replicaset::ranking::is_ready;
 use crate::replicaset::status::is_available;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
-use crate::{Error, FIELD_MANAGER, labels};
+use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{NORMAL, Recorder, WARNING};
+use client_runtime::informers::Informers;
+use client_runtime::labels;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -66,7 +67,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
         revisions: revisions.store(),
         queue: queue.clone(),
         expectations: Expectations::default(),
-        events: Recorder::new(client.clone(), "daemonset-controller"),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, "daemonset-controller"),
     });
     let workload = |meta: &ObjectMeta| DaemonKey::Workload(dependent_key(meta, "DaemonSet"));
     sets.queue_changes(&queue, |ds| DaemonKey::Workload(Key::of_owner(ds)));
@@ -81,6 +82,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for DaemonSetController {
     type Key = DaemonKey;
+    type Error = Error;
     const NAME: &'static str = "daemonset";
 
     async fn reconcile(&self, key: &DaemonKey) -> Result<Action, Error> {

@@ -12,12 +12,12 @@ pub mod hash;
 pub mod rollout;
 mod sync;
 
-use crate::Error;
-use crate::events::{Recorder, WARNING};
-use crate::informers::Informers;
 use crate::ownership::{Key, controller_of, dependent_key, queue_owners_of_orphans};
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
+use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{Recorder, WARNING};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -46,7 +46,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
         deployments: deployments.store(),
         replica_sets: replica_sets.store(),
         queue: queue.clone(),
-        events: Recorder::new(client.clone(), COMPONENT),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, COMPONENT),
     });
     deployments.queue_changes(&queue, Key::of_owner);
     replica_sets.queue_changes(&queue, |rs| dependent_key(&rs.metadata, "Deployment"));
@@ -57,6 +57,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for DeploymentController {
     type Key = Key;
+    type Error = Error;
     const NAME: &'static str = "deployment";
 
     async fn reconcile(&self, key: &Key) -> Result<Action, Error> {
@@ -244,7 +245,7 @@ impl DeploymentController {
 
 /// Whether `d`'s selector takes `rs`.
 fn selects(d: &Deployment, rs: &ReplicaSet) -> bool {
-    d.spec.as_ref().is_some_and(|s| crate::labels::selects(&s.selector, rs.labels()))
+    d.spec.as_ref().is_some_and(|s| client_runtime::labels::selects(&s.selector, rs.labels()))
 }
 
 /// The ReplicaSet whose template is the Deployment's, oldest first (upstream's `FindNewReplicaSet`).

@@ -5,7 +5,7 @@
 use super::GarbageCollector;
 use super::graph::{FOREGROUND_FINALIZER, Identity, ORPHAN_FINALIZER};
 use crate::Error;
-use crate::runner::{Action, Reconciler, Retry};
+use client_runtime::runner::{Action, Reconciler, Retry};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DynamicObject, PropagationPolicy};
 use std::sync::Arc;
@@ -61,6 +61,7 @@ pub fn decide(owners: &Owners, has_dependents: bool, finalizers: &[String]) -> D
 
 impl Reconciler for AttemptToDelete {
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "garbagecollector";
 
     async fn reconcile(&self, uid: &String) -> Result<Action, Error> {

@@ -5,7 +5,7 @@
 use super::GarbageCollector;
 use super::graph::{Identity, ORPHAN_FINALIZER};
 use crate::Error;
-use crate::runner::{Action, Reconciler, Retry};
+use client_runtime::runner::{Action, Reconciler, Retry};
 use std::sync::Arc;
 
 pub struct AttemptToOrphan {
@@ -14,6 +14,7 @@ pub struct AttemptToOrphan {
 
 impl Reconciler for AttemptToOrphan {
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "garbagecollector-orphan";
 
     async fn reconcile(&self, uid: &String) -> Result<Action, Error> {

@@ -12,8 +12,8 @@ pub mod monitors;
 
 use crate::Error;
 use crate::discovery::ServedResources;
-use crate::queue::WorkQueue;
-use crate::runner::run_workers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::run_workers;
 use graph::{Graph, Node, Work};
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -11,13 +11,13 @@ pub mod status;
 
 pub use status::{finished_condition, is_finished};
 
-use crate::events::{NORMAL, Recorder, WARNING};
-use crate::informers::Informers;
 use crate::ownership::{Key, controller_of, controller_ref, dependent_key};
-use crate::queue::WorkQueue;
 use crate::replicaset::expectations::Expectations;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{NORMAL, Recorder, WARNING};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{Job, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::Pod;
@@ -53,7 +53,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
         jobs: jobs.store(),
         pods: pods.store(),
         expectations: Expectations::default(),
-        events: Recorder::new(client.clone(), "job-controller"),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, "job-controller"),
     });
     jobs.queue_changes(&queue, Key::of_owner);
     // The shared cache holds every pod; only those with a Job's controller-uid label are
@@ -76,6 +76,7 @@ fn is_job_pod(pod: &Pod) -> bool {
 
 impl Reconciler for JobController {
     type Key = Key;
+    type Error = Error;
     const NAME: &'static str = "job";
 
     async fn reconcile(&self, key: &Key) -> Result<Action, Error> {

@@ -7,9 +7,9 @@ pub mod conditions;
 pub mod content;
 
 use crate::Error;
-use crate::informers::Informers;
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, PostParams};
@@ -39,6 +39,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for NamespaceController {
     type Key = String;
+    type Error = Error;
     const NAME: &'static str = "namespace";
 
     async fn reconcile(&self, name: &String) -> Result<Action, Error> {

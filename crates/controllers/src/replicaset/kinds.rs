@@ -2,7 +2,7 @@
 //! core/v1 ReplicationController (set selector, optional template), seen through
 //! [`ReplicaKind`].
 
-use crate::labels;
+use client_runtime::labels;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::{PodTemplateSpec, ReplicationController, ReplicationControllerStatus};

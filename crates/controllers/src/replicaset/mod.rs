@@ -10,12 +10,12 @@ pub mod kinds;
 pub mod ranking;
 pub mod status;
 
-use crate::events::{NORMAL, Recorder, WARNING};
-use crate::informers::Informers;
 use crate::ownership::{Claim, Key, adopt, claim, controller_ref, dependent_key, queue_owners_of_orphans, release};
-use crate::queue::WorkQueue;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{NORMAL, Recorder, WARNING};
+use client_runtime::informers::Informers;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use expectations::Expectations;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -49,7 +49,7 @@ pub async fn run<K: ReplicaKind>(client: Client, informers: Informers) -> Result
         pods: pods.store(),
         queue: queue.clone(),
         expectations: Expectations::default(),
-        events: Recorder::new(client.clone(), K::COMPONENT),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, K::COMPONENT),
     });
     let owner_kind = K::kind(&()).into_owned();
     owners.queue_changes(&queue, Key::of_owner);
@@ -61,6 +61,7 @@ pub async fn run<K: ReplicaKind>(client: Client, informers: Informers) -> Result
 
 impl<K: ReplicaKind> Reconciler for ReplicaController<K> {
     type Key = Key;
+    type Error = Error;
     const NAME: &'static str = K::NAME;
 
     async fn reconcile(&self, key: &Key) -> Result<Action, Error> {

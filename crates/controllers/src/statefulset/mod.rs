@@ -6,15 +6,16 @@
 pub mod identity;
 pub mod sync;
 
-use crate::events::Recorder;
 use crate::history::{self, DEFAULT_HISTORY_LIMIT};
-use crate::informers::Informers;
 use crate::ownership::{Claim, Key, adopt, claim, dependent_key, release};
-use crate::queue::WorkQueue;
 use crate::replicaset::ranking::is_ready;
 use crate::replicaset::status::is_available;
-use crate::runner::{Action, Reconciler, Retry, run_workers_when_synced};
-use crate::{Error, FIELD_MANAGER, labels};
+use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::Recorder;
+use client_runtime::informers::Informers;
+use client_runtime::labels;
+use client_runtime::queue::WorkQueue;
+use client_runtime::runner::{Action, Reconciler, Retry, run_workers_when_synced};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
@@ -47,7 +48,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
         pods: pods.store(),
         revisions: revisions.store(),
         queue: queue.clone(),
-        events: Recorder::new(client.clone(), "statefulset-controller"),
+        events: Recorder::new(client.clone(), FIELD_MANAGER, "statefulset-controller"),
     });
     sets.queue_changes(&queue, Key::of_owner);
     pods.queue_changes(&queue, |pod| dependent_key(&pod.metadata, "StatefulSet"));
@@ -59,6 +60,7 @@ pub async fn run(client: Client, informers: Informers) -> Result<(), Error> {
 
 impl Reconciler for StatefulSetController {
     type Key = Key;
+    type Error = Error;
     const NAME: &'static str = "statefulset";
 
     async fn reconcile(&self, key: &Key) -> Result<Action, Error> {

@@ -6,11 +6,11 @@
 
 use super::StatefulSetController;
 use super::identity::{claims, new_pod, ordinal_of};
-use crate::events::{NORMAL, WARNING};
 use crate::history::REVISION_LABEL;
 use crate::ownership::controller_ref;
 use crate::replicaset::ranking::is_ready;
 use crate::{Error, FIELD_MANAGER};
+use client_runtime::events::{NORMAL, WARNING};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;

@@ -3,7 +3,7 @@
 //! siblings, so replicas land on different nodes.
 
 use crate::framework::{MAX_NODE_SCORE, NodeInfo, PluginState, ScorePlugin, Snapshot};
-use crate::labels::{map_matches, selector_is_empty, selector_matches};
+use client_runtime::labels::{map_selects, selector_is_empty, selects, set_selects};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeMap;
 
@@ -38,7 +38,7 @@ impl Siblings {
             .iter()
             .filter(|s| s.metadata.namespace == namespace)
             .filter_map(|s| s.spec.as_ref()?.selector.as_ref())
-            .filter(|selector| !selector.is_empty() && map_matches(selector, labels))
+            .filter(|selector| set_selects(selector, labels))
             .map(|selector| Selector::Map(selector.clone()))
             .collect();
         let controller = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
@@ -66,8 +66,8 @@ impl Siblings {
                 && self.selectors.iter().all(|selector| {
                     let labels = other.metadata.labels.as_ref().unwrap_or(&empty);
                     match selector {
-                        Selector::Map(map) => map_matches(map, labels),
-                        Selector::Label(selector) => selector_matches(selector, labels),
+                        Selector::Map(map) => map_selects(map, labels),
+                        Selector::Label(selector) => selects(selector, labels),
                     }
                 })
         });

@@ -3,7 +3,7 @@
 //! against the incoming pod; preferred terms (both ways) score the domains.
 
 use crate::framework::{FilterPlugin, MAX_NODE_SCORE, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot};
-use crate::labels::{selector_is_empty, selector_matches};
+use client_runtime::labels::{selector_is_empty, selects};
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -25,7 +25,7 @@ pub fn term_selects(term: &PodAffinityTerm, owner_namespace: &str, other: &Pod) 
     };
     let empty = BTreeMap::new();
     let labels = other.metadata.labels.as_ref().unwrap_or(&empty);
-    namespace_ok && term.label_selector.as_ref().is_some_and(|selector| selector_matches(selector, labels))
+    namespace_ok && term.label_selector.as_ref().is_some_and(|selector| selects(selector, labels))
 }
 
 fn namespace(pod: &Pod) -> &str {

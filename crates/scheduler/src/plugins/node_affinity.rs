@@ -2,7 +2,7 @@
 //! affinity terms add their weights to the nodes they match.
 
 use crate::framework::{FilterPlugin, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot, normalize_scores};
-use crate::labels::map_matches;
+use client_runtime::labels::map_selects;
 use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod};
 
 pub struct NodeAffinity;
@@ -21,7 +21,7 @@ impl FilterPlugin for NodeAffinity {
         let refused = || Rejection::unresolvable("node(s) didn't match Pod's node affinity/selector");
         let Some(spec) = &pod.spec else { return Ok(()) };
         if let Some(selector) = &spec.node_selector
-            && !map_matches(selector, node.labels())
+            && !map_selects(selector, node.labels())
         {
             return Err(refused());
         }

@@ -4,9 +4,9 @@
 //! (Pods without constraints get the default spreading of [`super::default_spread`].)
 
 use crate::framework::{FilterPlugin, MAX_NODE_SCORE, NodeInfo, PluginState, Rejection, ScorePlugin, Snapshot};
-use crate::labels::selector_matches;
 use crate::plugins::node_affinity::NodeAffinity;
 use crate::plugins::taint_toleration::TaintToleration;
+use client_runtime::labels::selects;
 use k8s_openapi::api::core::v1::{Pod, TopologySpreadConstraint};
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,7 +25,7 @@ fn counts(constraint: &TopologySpreadConstraint, pod: &Pod, other: &Pod) -> bool
         && constraint
             .label_selector
             .as_ref()
-            .is_some_and(|s| selector_matches(s, other.metadata.labels.as_ref().unwrap_or(&empty)))
+            .is_some_and(|s| selects(s, other.metadata.labels.as_ref().unwrap_or(&empty)))
 }
 
 /// Whether `node` is one of the domains `constraint` spreads over (upstream's

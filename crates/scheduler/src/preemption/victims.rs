@@ -5,7 +5,7 @@
 
 use crate::cycle::{filter_node, pre_filter};
 use crate::framework::{FilterPlugin, NodeInfo, Rejection, Snapshot, pod_priority};
-use crate::labels::{selector_is_empty, selector_matches};
+use client_runtime::labels::{selector_is_empty, selects};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -57,7 +57,7 @@ pub fn split_by_pdb_violation(
                 // A budget without a selector, or with an empty one, selects nothing.
                 let selector = pdb.spec.as_ref().and_then(|s| s.selector.as_ref());
                 let Some(selector) = selector.filter(|s| !selector_is_empty(s)) else { continue };
-                if !selector_matches(selector, &labels) {
+                if !selects(selector, &labels) {
                     continue;
                 }
                 let name = pod.metadata.name.as_deref().unwrap_or_default();

@@ -28,7 +28,8 @@ pub trait Cached: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug 
 
 impl<K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static> Cached for K {}
 
-/// The informers of one controller manager term; clones share them. Each informer starts
+/// The informers of one component's term (a controller manager's, while it leads); clones
+/// share them. Each informer starts
 /// when first asked for, and stops when the last clone of this factory is dropped.
 #[derive(Clone)]
 pub struct Informers {

@@ -3,9 +3,9 @@
 //! one worker at a time and turns the outcome into the key's next visit, once the shared
 //! [`crate::informers`] it reads have listed.
 
-use crate::Error;
 use crate::queue::WorkQueue;
 use std::fmt::Debug;
+use std::fmt::Display;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -32,12 +32,14 @@ pub enum Retry {
 /// One controller: how it settles a key, and how it retries a key that failed.
 pub trait Reconciler: Send + Sync + 'static {
     type Key: Clone + Eq + Hash + Debug + Send + Sync + 'static;
+    /// Why a reconcile failed (logged, and handed to [`Self::error_policy`]).
+    type Error: Display + Send + 'static;
     /// The name in logs (upstream's controller name).
     const NAME: &'static str;
 
-    fn reconcile(&self, key: &Self::Key) -> impl Future<Output = Result<Action, Error>> + Send;
+    fn reconcile(&self, key: &Self::Key) -> impl Future<Output = Result<Action, Self::Error>> + Send;
 
-    fn error_policy(&self, key: &Self::Key, error: &Error) -> Retry;
+    fn error_policy(&self, key: &Self::Key, error: &Self::Error) -> Retry;
 }
 
 /// Process `queue` with `workers` concurrent workers until the queue shuts down.
@@ -92,22 +94,23 @@ mod tests {
 
     impl Reconciler for Flaky {
         type Key = &'static str;
+        type Error = String;
         const NAME: &'static str = "flaky";
 
-        async fn reconcile(&self, key: &&'static str) -> Result<Action, Error> {
+        async fn reconcile(&self, key: &&'static str) -> Result<Action, String> {
             let n = {
                 let mut calls = self.calls.lock().unwrap();
                 calls.push(key);
                 calls.len()
             };
             match n {
-                1 | 2 => Err(Error::Content("not yet".into())),
+                1 | 2 => Err("not yet".to_owned()),
                 3 => Ok(Action::RequeueAfter(Duration::from_millis(10))),
                 _ => Ok(Action::Done),
             }
         }
 
-        fn error_policy(&self, _key: &&'static str, _error: &Error) -> Retry {
+        fn error_policy(&self, _key: &&'static str, _error: &String) -> Retry {
             Retry::RateLimited
         }
     }

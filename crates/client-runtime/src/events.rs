@@ -1,10 +1,9 @@
-//! A controller's event recorder (upstream's legacy `record.EventRecorder`): core/v1 Events
+//! A component's event recorder (upstream's legacy `record.EventRecorder`): core/v1 Events
 //! about an object, where a repeat of the same event (same object, type, reason and
 //! message) bumps the first one's `count` and `lastTimestamp` instead of creating another,
 //! and a burst of repeats is throttled as upstream's spam filter does: 25 at once, then one
 //! per five minutes, so a controller retrying a failure cannot flood the API with events.
 
-use crate::FIELD_MANAGER;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -53,13 +52,24 @@ impl Recorded {
 /// Records events as `component` (upstream's event source, e.g. `replicaset-controller`).
 pub struct Recorder {
     client: Client,
+    /// The field manager of the recorder's writes (the component's, e.g. `kube-controller-manager`).
+    field_manager: &'static str,
     component: &'static str,
+    /// The node the component runs on (`source.host` of a kubelet's events).
+    host: Option<String>,
     seen: Mutex<Seen>,
 }
 
 impl Recorder {
-    pub fn new(client: Client, component: &'static str) -> Self {
-        Recorder { client, component, seen: Mutex::new(HashMap::new()) }
+    /// A recorder writing through `client` as `field_manager`, naming `component` as the source.
+    pub fn new(client: Client, field_manager: &'static str, component: &'static str) -> Self {
+        Recorder { client, field_manager, component, host: None, seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// The same recorder naming `host` as the events' source host (a node's components).
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_owned());
+        self
     }
 
     /// Record an event of `type_` about `object`. Failing to record is logged, never fatal:
@@ -88,7 +98,7 @@ impl Recorder {
             match api
                 .patch(
                     &recorded.name,
-                    &PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() },
+                    &PatchParams { field_manager: Some(self.field_manager.to_owned()), ..Default::default() },
                     &Patch::Merge(patch),
                 )
                 .await
@@ -111,16 +121,16 @@ impl Recorder {
             reason: Some(reason.to_owned()),
             message: Some(message.to_owned()),
             type_: Some(type_.to_owned()),
-            source: Some(EventSource { component: Some(self.component.to_owned()), host: None }),
+            source: Some(EventSource { component: Some(self.component.to_owned()), host: self.host.clone() }),
             reporting_component: Some(self.component.to_owned()),
-            reporting_instance: Some(String::new()),
+            reporting_instance: Some(self.host.clone().unwrap_or_default()),
             first_timestamp: Some(now.clone()),
             last_timestamp: Some(now),
             count: Some(1),
             ..Default::default()
         };
         match api
-            .create(&PostParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() }, &event)
+            .create(&PostParams { field_manager: Some(self.field_manager.to_owned()), ..Default::default() }, &event)
             .await
         {
             Ok(_) => {
