@@ -75,11 +75,40 @@ impl RequestInfo {
         .to_owned();
         info
     }
+
+    /// The request as authorization sees it: a list or watch whose field selector pins
+    /// `metadata.name` is about that one object (upstream's RequestInfoFactory does the
+    /// same, so that a node may watch its own Node by `fieldSelector=metadata.name=<node>`).
+    pub fn for_authorization(&self, field_selector: Option<&str>) -> RequestInfo {
+        let mut info = self.clone();
+        if info.name.is_empty() && matches!(info.verb.as_str(), "list" | "watch") {
+            let pinned = field_selector.into_iter().flat_map(|s| s.split(',')).find_map(|term| {
+                let (key, value) = term.split_once('=')?;
+                let value = value.strip_prefix('=').unwrap_or(value);
+                (key.trim() == "metadata.name" && !key.ends_with('!')).then(|| value.trim().to_owned())
+            });
+            if let Some(name) = pinned {
+                info.name = name;
+            }
+        }
+        info
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_pinned_to_one_name_is_authorized_as_that_name() {
+        let list = RequestInfo::parse(&Method::GET, "/api/v1/nodes", true);
+        assert_eq!(list.for_authorization(Some("metadata.name=n1")).name, "n1");
+        assert_eq!(list.for_authorization(Some("metadata.name==n1,spec.unschedulable=false")).name, "n1");
+        assert_eq!(list.for_authorization(Some("metadata.name!=n1")).name, "");
+        assert_eq!(list.for_authorization(None).name, "");
+        let create = RequestInfo::parse(&Method::POST, "/api/v1/nodes", false);
+        assert_eq!(create.for_authorization(Some("metadata.name=n1")).name, "");
+    }
 
     #[test]
     fn parses_resource_paths() {

@@ -97,9 +97,10 @@ pub async fn dispatch(
     let info = RequestInfo::parse(&parts.method, &path, query.flag("watch"));
     let policy = state.policy.current();
     let authenticated = state.authenticator.authenticate(&state.registry, cert_user.as_ref(), &parts.headers).await;
-    let user = authenticated
-        .and_then(|u| impersonate(&policy, &u, &parts.headers))
-        .and_then(|u| auth::authorize(&state.nodes, &policy, &u, &info).map(|()| u));
+    let user = authenticated.and_then(|u| impersonate(&policy, &u, &parts.headers)).and_then(|u| {
+        let info = info.for_authorization(query.get("fieldSelector"));
+        auth::authorize(&state.nodes, &policy, &u, &info).map(|()| u)
+    });
     let (user, response) = match user {
         Err(e) => (cert_user.unwrap_or_else(auth::anonymous), e.into_response()),
         Ok(user) => {

@@ -25,7 +25,7 @@ impl Server {
         let dir = tempfile::tempdir().context("creating a temp data dir")?;
         let spawned = Instant::now();
         let mut child = Command::new(krust)
-            .args(["server", "--bind-address", "127.0.0.1", "--secure-port", "0", "--data-dir"])
+            .args(["server", "--disable-agent", "--bind-address", "127.0.0.1", "--secure-port", "0", "--data-dir"])
             .arg(dir.path())
             .args(extra_args)
             .env("RUST_LOG", log_filter)

@@ -61,6 +61,13 @@ impl ClusterCidr {
     }
 }
 
+/// The range as a CIDR, e.g. `10.244.0.0/16`.
+impl std::fmt::Display for ClusterCidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.base), NODE_MASK - self.ranges.trailing_zeros() as u8)
+    }
+}
+
 impl Default for ClusterCidr {
     fn default() -> Self {
         ClusterCidr::parse(DEFAULT_CLUSTER_CIDR).expect("the default cluster CIDR is valid")
@@ -189,6 +196,12 @@ impl Reconciler for NodeIpamController {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_cidr_prints_as_given() {
+        assert_eq!(ClusterCidr::parse("10.244.0.0/16").unwrap().to_string(), "10.244.0.0/16");
+        assert_eq!(ClusterCidr::parse("10.1.2.0/24").unwrap().to_string(), "10.1.2.0/24");
+    }
     use k8s_openapi::api::core::v1::NodeSpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

@@ -1,6 +1,7 @@
 //! `krust`: a Kubernetes-compatible cluster in one binary. This file only parses the
 //! command line and wires the components; each lives in its own crate.
 
+mod agent;
 mod election;
 mod scheduling;
 
@@ -20,11 +21,14 @@ struct Cli {
 enum Command {
     /// Run the control plane: the API server on its embedded store (or etcd), with the
     /// controller manager and the scheduler.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Run a proxy to the Kubernetes API server (kubectl proxy).
     Proxy(apiproxy::ProxyFlags),
     /// Run simulated nodes (kubelets without containers) against a cluster.
     Sim(scheduling::SimArgs),
+    /// Manage the images of this machine's node.
+    #[command(subcommand)]
+    Image(agent::ImageCommand),
 }
 
 #[derive(clap::Args)]
@@ -78,6 +82,8 @@ struct ServerArgs {
     etcd_prefix: String,
     #[command(flatten)]
     election: election::ElectionArgs,
+    #[command(flatten)]
+    agent: agent::AgentArgs,
 }
 
 fn parse_cluster_cidr(cidr: &str) -> Result<controllers::node_ipam::ClusterCidr, String> {
@@ -127,6 +133,13 @@ async fn server(args: ServerArgs) -> Result<()> {
     }
     let scheduler = !args.disable.iter().any(|c| c == "scheduler");
     stops.extend(scheduling::start(&running, &args.election, &identity, scheduler, args.simulated_nodes).await?);
+    let node_agent = if args.agent.disable_agent {
+        None
+    } else {
+        let cluster_cidr = args.cluster_cidr.to_string();
+        let agent_config = args.agent.config(&config.data_dir, &args.service_cluster_ip_range, &cluster_cidr)?;
+        Some(agent::start(&running, agent_config).await?)
+    };
     tracing::info!(address = %running.address, "API server ready");
     let kubeconfig = config.write_kubeconfig.as_ref().unwrap_or(&running.kubeconfig);
     println!("Krust API server listening on https://{}", running.address);
@@ -135,6 +148,11 @@ async fn server(args: ServerArgs) -> Result<()> {
     shutdown_signal().await;
     for stop in stops {
         let _ = stop.send(());
+    }
+    // The agent stops containerd before the process exits (the containers keep running).
+    if let Some((stop, task)) = node_agent {
+        let _ = stop.send(());
+        let _ = task.await;
     }
     running.state.set_shutting_down();
     Ok(())
@@ -174,8 +192,9 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Server(args) => server(args).await,
+        Command::Server(args) => server(*args).await,
         Command::Proxy(flags) => Ok(apiproxy::run(flags).await?),
         Command::Sim(args) => scheduling::run_sim(args, shutdown_signal()).await,
+        Command::Image(command) => agent::image(command, default_data_dir()).await,
     }
 }

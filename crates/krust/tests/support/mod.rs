@@ -68,7 +68,8 @@ impl Cluster {
     /// Start (or restart) a server on `data_dir`; returns the port and the child.
     fn spawn_on(data_dir: &Path, port: u16, args: &[String]) -> (u16, Child) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_krust"))
-            .args(["server", "--bind-address", "127.0.0.1", "--secure-port", &port.to_string(), "--data-dir"])
+            .args(["server", "--disable-agent", "--bind-address", "127.0.0.1", "--secure-port", &port.to_string()])
+            .arg("--data-dir")
             .arg(data_dir)
             .args(args)
             .env("RUST_LOG", "warn")

@@ -1,0 +1,261 @@
+//! A pod's volumes on the node, under `pods/<uid>/volumes/kubernetes.io~<plugin>/<name>` as
+//! upstream's kubelet lays them out: emptyDir (a directory, or a tmpfs for
+//! `medium: Memory`), configMap, secret, downwardAPI and projected (written by the
+//! [`atomic_writer`](super::atomic_writer), so updates appear in place), and hostPath.
+//! Service-account tokens come from the TokenRequest API, bound to the pod, and are renewed
+//! when 80% of their lifetime has passed.
+
+use super::atomic_writer::{self, File};
+use super::fields::{field_ref, resource_field_ref};
+use super::objects::{Missing, Objects};
+use crate::paths::Paths;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{KeyToPath, Pod, ServiceAccount, Volume};
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Upstream's default file mode of configMap, secret, projected and downward API files.
+const DEFAULT_MODE: i32 = 0o644;
+
+/// A service-account token a pod holds, and when to renew it.
+struct Token {
+    value: String,
+    renew_at: Instant,
+}
+
+/// What a pod's volumes keep between syncs: its tokens.
+#[derive(Default)]
+pub struct VolumeState {
+    tokens: HashMap<String, Token>,
+}
+
+/// What building the volumes needs besides the pod.
+pub struct VolumeInputs<'a> {
+    pub client: &'a kube::Client,
+    pub paths: &'a Paths,
+    pub pod_ips: &'a [String],
+    pub host_ip: &'a str,
+    pub node_cpu_millis: u64,
+    pub node_memory: u64,
+}
+
+/// Set up (or refresh) every volume of `pod`; returns each volume's host path by name.
+pub async fn prepare(
+    pod: &Pod,
+    inputs: &VolumeInputs<'_>,
+    objects: &mut Objects,
+    state: &mut VolumeState,
+) -> Result<HashMap<String, PathBuf>, Missing> {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let root = inputs.paths.pod_dir(&uid).join("volumes");
+    let mut prepared = HashMap::new();
+    for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+        let dir = |plugin: &str| root.join(format!("kubernetes.io~{plugin}")).join(&volume.name);
+        let path = if let Some(host) = &volume.host_path {
+            let path = PathBuf::from(&host.path);
+            if matches!(host.type_.as_deref(), Some("DirectoryOrCreate")) {
+                std::fs::create_dir_all(&path).map_err(|e| Missing(format!("hostPath {}: {e}", host.path)))?;
+            }
+            path
+        } else if let Some(empty) = &volume.empty_dir {
+            let path = dir("empty-dir");
+            let memory = empty.medium.as_deref() == Some("Memory");
+            let size = empty.size_limit.as_ref().map(|q| q.0.clone());
+            ensure_empty_dir(&path, memory, size.as_deref())
+                .map_err(|e| Missing(format!("emptyDir {}: {e}", volume.name)))?;
+            path
+        } else {
+            let (plugin, files) = match files_of(pod, volume, inputs, objects, state).await? {
+                Some(found) => found,
+                None => {
+                    tracing::debug!(volume = %volume.name, "volume type not supported; skipped");
+                    continue;
+                }
+            };
+            let path = dir(plugin);
+            atomic_writer::write(&path, &files).map_err(|e| Missing(format!("writing volume {}: {e}", volume.name)))?;
+            path
+        };
+        prepared.insert(volume.name.clone(), path);
+    }
+    Ok(prepared)
+}
+
+fn ensure_empty_dir(path: &std::path::Path, memory: bool, size: Option<&str>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if !path.exists() {
+        std::fs::create_dir_all(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777))?;
+        if memory {
+            let options = size.map(|s| format!("size={}", super::fields::quantity_bytes(s)));
+            nix::mount::mount(Some("tmpfs"), path, Some("tmpfs"), nix::mount::MsFlags::empty(), options.as_deref())
+                .map_err(std::io::Error::from)?;
+        }
+    }
+    Ok(())
+}
+
+/// The plugin directory name and files of a file-backed volume; `None` for volume types
+/// this node does not handle.
+async fn files_of(
+    pod: &Pod,
+    volume: &Volume,
+    inputs: &VolumeInputs<'_>,
+    objects: &mut Objects,
+    state: &mut VolumeState,
+) -> Result<Option<(&'static str, BTreeMap<String, File>)>, Missing> {
+    let mut files = BTreeMap::new();
+    let plugin = if let Some(source) = &volume.config_map {
+        let mode = source.default_mode.unwrap_or(DEFAULT_MODE);
+        let data = objects.required_config_map(&source.name, source.optional.unwrap_or(false)).await?;
+        add_keys(&mut files, data, &source.items, mode, "configmap", &source.name)?;
+        "configmap"
+    } else if let Some(source) = &volume.secret {
+        let mode = source.default_mode.unwrap_or(DEFAULT_MODE);
+        let name = source.secret_name.clone().unwrap_or_default();
+        let data = objects.required_secret(&name, source.optional.unwrap_or(false)).await?;
+        add_keys(&mut files, data, &source.items, mode, "secret", &name)?;
+        "secret"
+    } else if let Some(source) = &volume.downward_api {
+        let mode = source.default_mode.unwrap_or(DEFAULT_MODE);
+        for item in source.items.iter().flatten() {
+            let value = downward_value(pod, item.field_ref.as_ref(), item.resource_field_ref.as_ref(), inputs)?;
+            files.insert(
+                item.path.clone(),
+                File { content: value.into_bytes(), mode: item.mode.unwrap_or(mode) as u32 },
+            );
+        }
+        "downward-api"
+    } else if let Some(source) = &volume.projected {
+        let mode = source.default_mode.unwrap_or(DEFAULT_MODE);
+        for projection in source.sources.iter().flatten() {
+            if let Some(cm) = &projection.config_map {
+                let data = objects.required_config_map(&cm.name, cm.optional.unwrap_or(false)).await?;
+                add_keys(&mut files, data, &cm.items, mode, "configmap", &cm.name)?;
+            }
+            if let Some(secret) = &projection.secret {
+                let data = objects.required_secret(&secret.name, secret.optional.unwrap_or(false)).await?;
+                add_keys(&mut files, data, &secret.items, mode, "secret", &secret.name)?;
+            }
+            if let Some(downward) = &projection.downward_api {
+                for item in downward.items.iter().flatten() {
+                    let value = downward_value(pod, item.field_ref.as_ref(), item.resource_field_ref.as_ref(), inputs)?;
+                    files.insert(
+                        item.path.clone(),
+                        File { content: value.into_bytes(), mode: item.mode.unwrap_or(mode) as u32 },
+                    );
+                }
+            }
+            if let Some(token) = &projection.service_account_token {
+                let key = format!("{}/{}/{}", volume.name, token.path, token.audience.clone().unwrap_or_default());
+                let value = service_account_token(pod, inputs.client, token, &key, state).await?;
+                files.insert(token.path.clone(), File { content: value.into_bytes(), mode: mode as u32 });
+            }
+        }
+        "projected"
+    } else {
+        return Ok(None);
+    };
+    Ok(Some((plugin, files)))
+}
+
+fn downward_value(
+    pod: &Pod,
+    field: Option<&k8s_openapi::api::core::v1::ObjectFieldSelector>,
+    resource: Option<&k8s_openapi::api::core::v1::ResourceFieldSelector>,
+    inputs: &VolumeInputs<'_>,
+) -> Result<String, Missing> {
+    if let Some(field) = field {
+        return field_ref(pod, field, inputs.pod_ips, inputs.host_ip).map_err(Missing);
+    }
+    if let Some(resource) = resource {
+        return resource_field_ref(pod, "", resource, inputs.node_cpu_millis, inputs.node_memory).map_err(Missing);
+    }
+    Ok(String::new())
+}
+
+/// Add the keys of `data` (all of them, or the listed `items` with their paths and modes).
+fn add_keys(
+    files: &mut BTreeMap<String, File>,
+    data: Option<BTreeMap<String, Vec<u8>>>,
+    items: &Option<Vec<KeyToPath>>,
+    mode: i32,
+    kind: &str,
+    name: &str,
+) -> Result<(), Missing> {
+    let Some(data) = data else { return Ok(()) };
+    match items {
+        Some(items) if !items.is_empty() => {
+            for item in items {
+                let Some(content) = data.get(&item.key) else {
+                    return Err(Missing(format!("configuration of {kind} {name}: key {} not found", item.key)));
+                };
+                files.insert(
+                    item.path.clone(),
+                    File { content: content.clone(), mode: item.mode.unwrap_or(mode) as u32 },
+                );
+            }
+        }
+        _ => {
+            for (key, content) in data {
+                files.insert(key, File { content, mode: mode as u32 });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A token for the pod's service account from the TokenRequest API, bound to the pod; kept
+/// until 80% of its lifetime has passed.
+async fn service_account_token(
+    pod: &Pod,
+    client: &kube::Client,
+    projection: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
+    key: &str,
+    state: &mut VolumeState,
+) -> Result<String, Missing> {
+    if let Some(token) = state.tokens.get(key).filter(|t| t.renew_at > Instant::now()) {
+        return Ok(token.value.clone());
+    }
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let account = pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into());
+    let expiration = projection.expiration_seconds.unwrap_or(3600);
+    let request: TokenRequest = serde_json::from_value(json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {
+            "audiences": projection.audience.iter().filter(|a| !a.is_empty()).collect::<Vec<_>>(),
+            "expirationSeconds": expiration,
+            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name, "uid": pod.metadata.uid},
+        },
+    }))
+    .expect("a TokenRequest");
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    let issued: TokenRequest = api
+        .create_subresource("token", &account, &PostParams::default(), &request)
+        .await
+        .map_err(|e| Missing(format!("failed to fetch token: {e}")))?;
+    let value = issued.status.map(|s| s.token).unwrap_or_default();
+    let lifetime = Duration::from_secs(expiration.max(600) as u64);
+    state
+        .tokens
+        .insert(key.to_owned(), Token { value: value.clone(), renew_at: Instant::now() + lifetime.mul_f64(0.8) });
+    Ok(value)
+}
+
+/// Remove a pod's volume directories (unmounting memory-backed emptyDirs first).
+pub fn clean_up(paths: &Paths, uid: &str) {
+    let dir = paths.pod_dir(uid);
+    let empty_dirs = dir.join("volumes/kubernetes.io~empty-dir");
+    for entry in std::fs::read_dir(&empty_dirs).into_iter().flatten().flatten() {
+        let _ = nix::mount::umount2(&entry.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+    if let Err(error) = std::fs::remove_dir_all(&dir)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(dir = %dir.display(), %error, "removing a pod's directory failed");
+    }
+}

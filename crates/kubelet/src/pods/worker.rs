@@ -1,0 +1,427 @@
+//! One pod's worker: each sync reads what the runtime holds for the pod, moves it one step
+//! toward its spec (sandbox and volumes, then init containers in order, then containers,
+//! restarting by `restartPolicy` with back-off) and reports the status when it changed.
+//! A pod being deleted is stopped gracefully and then deleted for good; a pod gone from the
+//! API has everything removed.
+
+use super::backoff::Backoff;
+use super::objects::Objects;
+use super::runtime_pod::{RuntimePod, runtime_pod};
+use super::sandbox::sandbox_config;
+use super::status::{StatusInputs, Waiting, init_done, is_sidecar, phase, pod_status};
+use super::volumes::{self, VolumeInputs, VolumeState};
+use super::{Context, RESYNC};
+use crate::error::{Error, Result};
+use k8s_cri::v1::{RemoveContainerRequest, RunPodSandboxRequest};
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How often volumes (ConfigMaps, Secrets, tokens) are re-read for a running pod.
+const VOLUME_REFRESH: Duration = Duration::from_secs(10);
+
+pub struct PodWorker {
+    pub(super) context: Arc<Context>,
+    pub(super) uid: String,
+    pub(super) volume_state: VolumeState,
+    pub(super) volumes_refreshed: Option<Instant>,
+    /// Each volume's host path and whether it is always read-only.
+    pub(super) volume_paths: HashMap<String, (PathBuf, bool)>,
+    /// Containers held back, by name, and why.
+    pub(super) waiting: HashMap<String, Waiting>,
+    /// Restart back-off by container name; image pull back-off by container name.
+    pub(super) restarts: HashMap<String, Backoff>,
+    pub(super) pulls: HashMap<String, Backoff>,
+    /// Termination messages by container ID.
+    pub(super) messages: HashMap<String, String>,
+    /// The last status reported, and the last FailedMount message.
+    last_status: Option<Value>,
+    last_mount_error: Option<String>,
+}
+
+impl PodWorker {
+    pub fn new(context: Arc<Context>, uid: String) -> PodWorker {
+        PodWorker {
+            context,
+            uid,
+            volume_state: VolumeState::default(),
+            volumes_refreshed: None,
+            volume_paths: HashMap::new(),
+            waiting: HashMap::new(),
+            restarts: HashMap::new(),
+            pulls: HashMap::new(),
+            messages: HashMap::new(),
+            last_status: None,
+            last_mount_error: None,
+        }
+    }
+
+    /// Sync the pod every [`RESYNC`] and whenever it changes, until it is gone.
+    pub async fn run(mut self, mut updates: watch::Receiver<Option<Pod>>) {
+        let mut failures = 0u32;
+        loop {
+            let pod = updates.borrow_and_update().clone();
+            let Some(pod) = pod else { break };
+            match self.sync(&pod).await {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    // Logged on the first failure and then every 30th, so a stuck pod
+                    // cannot flood the log.
+                    if failures % 30 == 1 {
+                        tracing::warn!(pod = %name(&pod), %error, failures, "syncing pod failed");
+                    }
+                }
+            }
+            let wait = RESYNC * failures.clamp(1, 10);
+            tokio::select! {
+                changed = updates.changed() => if changed.is_err() { break },
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        self.remove_everything().await;
+    }
+
+    async fn sync(&mut self, pod: &Pod) -> Result<()> {
+        let runtime = runtime_pod(&self.context.cri, &self.uid).await?;
+        if pod.metadata.deletion_timestamp.is_some() {
+            return self.terminate_and_delete(pod, runtime).await;
+        }
+        let reported = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+        if matches!(reported, "Succeeded" | "Failed") {
+            // Done for good: free the sandbox (its IP), keep the containers for logs.
+            return self.stop_sandboxes(&runtime).await;
+        }
+        if let Some(message) = self.past_deadline(pod) {
+            self.kill_containers(pod, &runtime, Some(0)).await;
+            self.stop_sandboxes(&runtime).await?;
+            let runtime = runtime_pod(&self.context.cri, &self.uid).await?;
+            let mut status = self.status(pod, &runtime);
+            status["phase"] = json!("Failed");
+            status["reason"] = json!("DeadlineExceeded");
+            status["message"] = json!(message);
+            self.context.recorder.record(pod, "Normal", "DeadlineExceeded", &message).await;
+            return self.report(pod, status).await;
+        }
+        if !self.prepare_volumes(pod).await {
+            let status = self.status(pod, &runtime);
+            return self.report(pod, status).await;
+        }
+        let sandbox = match runtime.sandbox().filter(|s| s.ready) {
+            Some(sandbox) => sandbox.clone(),
+            None if self.finished_for_good(pod, &runtime) => {
+                let status = self.status(pod, &runtime);
+                return self.report(pod, status).await;
+            }
+            None => {
+                let attempt = runtime.sandbox().map_or(0, |s| s.attempt + 1);
+                self.create_sandbox(pod, attempt).await?;
+                runtime_pod(&self.context.cri, &self.uid).await?.sandbox().cloned().ok_or_else(|| Error::Cri {
+                    call: "RunPodSandbox",
+                    status: tonic::Status::not_found("the new sandbox is not listed"),
+                })?
+            }
+        };
+        self.write_etc_hosts(pod, &sandbox)?;
+        let spec = pod.spec.clone().unwrap_or_default();
+        let mut initialized = true;
+        for container in spec.init_containers.iter().flatten() {
+            if is_sidecar(container) {
+                self.keep_running(pod, &runtime, &sandbox, container, true).await;
+                if !init_done(container, &runtime) {
+                    initialized = false;
+                    break;
+                }
+                continue;
+            }
+            if init_done(container, &runtime) {
+                continue;
+            }
+            initialized = false;
+            self.keep_running(pod, &runtime, &sandbox, container, false).await;
+            break;
+        }
+        if initialized {
+            for container in &spec.containers {
+                self.keep_running(pod, &runtime, &sandbox, container, false).await;
+            }
+        }
+        let runtime = runtime_pod(&self.context.cri, &self.uid).await?;
+        self.read_termination_messages(&runtime);
+        let status = self.status(pod, &runtime);
+        let terminal = matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
+        self.report(pod, status).await?;
+        if terminal {
+            self.stop_sandboxes(&runtime).await?;
+        }
+        Ok(())
+    }
+
+    /// Start `container` if it never ran, or restart it when it exited and the restart
+    /// policy (or, for a sidecar, always) says so.
+    async fn keep_running(
+        &mut self,
+        pod: &Pod,
+        runtime: &RuntimePod,
+        sandbox: &super::runtime_pod::Sandbox,
+        container: &Container,
+        sidecar: bool,
+    ) {
+        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into());
+        let in_sandbox = runtime.latest(&sandbox.id, &container.name);
+        let previous_attempt = runtime.latest_anywhere(&container.name).map(|c| c.attempt);
+        match in_sandbox {
+            Some(instance) if instance.running() || !instance.exited() => {
+                if instance.running() {
+                    self.waiting.remove(&container.name);
+                }
+            }
+            Some(instance) => {
+                let restart = sidecar
+                    || match policy.as_str() {
+                        "Always" => true,
+                        "OnFailure" => instance.exit_code != 0,
+                        _ => false,
+                    };
+                if !restart {
+                    self.waiting.remove(&container.name);
+                    return;
+                }
+                let instance = instance.clone();
+                if !self.restart_allowed(pod, &instance).await {
+                    return;
+                }
+                self.start_container(pod, sandbox, container, instance.attempt + 1).await;
+            }
+            None => {
+                // A new sandbox (or the first): never-run containers start at 0; after a
+                // sandbox was replaced they continue the count.
+                let attempt = previous_attempt.map_or(0, |a| a + 1);
+                if previous_attempt.is_some() && policy == "Never" && !sidecar {
+                    return;
+                }
+                self.start_container(pod, sandbox, container, attempt).await;
+            }
+        }
+    }
+
+    /// Whether a crashed container may restart now (CrashLoopBackOff otherwise).
+    async fn restart_allowed(&mut self, pod: &Pod, instance: &super::runtime_pod::ContainerInstance) -> bool {
+        let now = Instant::now();
+        let ran = Duration::from_nanos((instance.finished_at - instance.started_at).max(0) as u64);
+        let finished_ago = jiff::Timestamp::now().as_nanosecond() - instance.finished_at as i128;
+        let finished_at = now.checked_sub(Duration::from_nanos(finished_ago.max(0) as u64)).unwrap_or(now);
+        let backoff = self.restarts.entry(instance.name.clone()).or_default();
+        if ran >= super::backoff::RESET_AFTER {
+            backoff.reset();
+        }
+        backoff.failed_at(finished_at);
+        let remaining = backoff.remaining(now);
+        if remaining.is_zero() {
+            backoff.retried(now);
+            return true;
+        }
+        let message = format!(
+            "back-off {} restarting failed container={} pod={}_{}({})",
+            humanize(backoff.delay()),
+            instance.name,
+            name(pod),
+            namespace(pod),
+            self.uid
+        );
+        let fresh = self.waiting.get(&instance.name).map(|w| w.reason.as_str()) != Some("CrashLoopBackOff");
+        self.waiting.insert(instance.name.clone(), Waiting { reason: "CrashLoopBackOff".into(), message });
+        if fresh {
+            let event = format!(
+                "Back-off restarting failed container {} in pod {}_{}({})",
+                instance.name,
+                name(pod),
+                namespace(pod),
+                self.uid
+            );
+            self.context.recorder.record(pod, "Warning", "BackOff", &event).await;
+        }
+        false
+    }
+
+    /// A pod whose containers all ran and must not run again (restartPolicy Never/OnFailure
+    /// with success) gets no new sandbox.
+    fn finished_for_good(&self, pod: &Pod, runtime: &RuntimePod) -> bool {
+        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
+        policy != "Always" && !runtime.containers.is_empty() && matches!(phase(pod, runtime), "Succeeded" | "Failed")
+    }
+
+    /// Set up the pod's volumes (re-reading their sources now and then); false when one is
+    /// missing, after a FailedMount event.
+    async fn prepare_volumes(&mut self, pod: &Pod) -> bool {
+        if self.volumes_refreshed.is_some_and(|at| at.elapsed() < VOLUME_REFRESH) {
+            return true;
+        }
+        let pod_ips = pod_ips_of(pod);
+        let context = self.context.clone();
+        let inputs = VolumeInputs {
+            client: &context.client,
+            paths: &context.paths,
+            pod_ips: &pod_ips,
+            host_ip: &context.host_ip,
+            node_cpu_millis: context.capacity.allocatable_millicpu(),
+            node_memory: context.capacity.allocatable_memory(),
+        };
+        let mut objects = Objects::new(context.client.clone(), namespace(pod));
+        match volumes::prepare(pod, &inputs, &mut objects, &mut self.volume_state).await {
+            Ok(paths) => {
+                let read_only = |name: &str| {
+                    pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()).find(|v| v.name == name).is_some_and(|v| {
+                        v.config_map.is_some()
+                            || v.secret.is_some()
+                            || v.projected.is_some()
+                            || v.downward_api.is_some()
+                    })
+                };
+                self.volume_paths = paths
+                    .into_iter()
+                    .map(|(name, path)| {
+                        let ro = read_only(&name);
+                        (name, (path, ro))
+                    })
+                    .collect();
+                self.volumes_refreshed = Some(Instant::now());
+                self.last_mount_error = None;
+                true
+            }
+            Err(missing) => {
+                if self.volumes_refreshed.is_some() {
+                    // Already running: keep what it has; a source that vanished is not fatal.
+                    return true;
+                }
+                let message = format!("MountVolume.SetUp failed: {missing}");
+                if self.last_mount_error.as_deref() != Some(message.as_str()) {
+                    self.context.recorder.record(pod, "Warning", "FailedMount", &message).await;
+                    self.last_mount_error = Some(message);
+                }
+                false
+            }
+        }
+    }
+
+    async fn create_sandbox(&mut self, pod: &Pod, attempt: u32) -> Result<()> {
+        let config = sandbox_config(pod, &self.context.paths, &self.context.dns, attempt);
+        let logs = PathBuf::from(&config.log_directory);
+        std::fs::create_dir_all(&logs).map_err(Error::io("creating", &logs))?;
+        let request = RunPodSandboxRequest { config: Some(config), runtime_handler: String::new() };
+        if let Err(status) = self.context.cri.runtime().run_pod_sandbox(request).await {
+            let message = format!("Failed to create pod sandbox: {}", status.message());
+            self.context.recorder.record(pod, "Warning", "FailedCreatePodSandBox", &message).await;
+            return Err(Error::Cri { call: "RunPodSandbox", status });
+        }
+        Ok(())
+    }
+
+    fn write_etc_hosts(&self, pod: &Pod, sandbox: &super::runtime_pod::Sandbox) -> Result<()> {
+        let path = self.context.paths.pod_dir(&self.uid).join("etc-hosts");
+        let ips: Vec<String> = sandbox.ip.iter().cloned().collect();
+        let content = super::hosts::etc_hosts(pod, &ips, &self.context.dns.domain);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+            std::fs::create_dir_all(self.context.paths.pod_dir(&self.uid)).map_err(Error::io("creating", &path))?;
+            std::fs::write(&path, content).map_err(Error::io("writing", &path))?;
+        }
+        Ok(())
+    }
+
+    /// The file behind a container instance's termination message.
+    pub(super) fn termination_log(&self, container: &str, attempt: u32) -> PathBuf {
+        self.context
+            .paths
+            .pod_dir(&self.uid)
+            .join("containers")
+            .join(container)
+            .join(format!("{attempt}.termination-log"))
+    }
+
+    fn read_termination_messages(&mut self, runtime: &RuntimePod) {
+        for instance in runtime.containers.iter().filter(|c| c.exited()) {
+            if !self.messages.contains_key(&instance.id) {
+                let path = self.termination_log(&instance.name, instance.attempt);
+                let mut message = std::fs::read_to_string(path).unwrap_or_default();
+                message.truncate(4096);
+                self.messages.insert(instance.id.clone(), message);
+            }
+        }
+    }
+
+    pub(super) fn status(&self, pod: &Pod, runtime: &RuntimePod) -> Value {
+        let sandbox = runtime.sandbox().filter(|s| s.ready);
+        let host_network = pod.spec.as_ref().and_then(|s| s.host_network) == Some(true);
+        let pod_ips: Vec<String> = if host_network {
+            vec![self.context.host_ip.clone()]
+        } else {
+            sandbox.and_then(|s| s.ip.clone()).into_iter().collect()
+        };
+        let pod_ips = if pod_ips.is_empty() && sandbox.is_none() { pod_ips_of(pod) } else { pod_ips };
+        pod_status(&StatusInputs {
+            pod,
+            runtime,
+            waiting: &self.waiting,
+            readiness: &HashMap::new(),
+            messages: &self.messages,
+            host_ip: &self.context.host_ip,
+            pod_ips: &pod_ips,
+            sandbox_ready: sandbox.is_some(),
+            now: crate::node::now(),
+        })
+    }
+
+    /// Report `status` if it differs from what was reported last.
+    pub(super) async fn report(&mut self, pod: &Pod, status: Value) -> Result<()> {
+        if self.last_status.as_ref() == Some(&status) {
+            return Ok(());
+        }
+        let api: Api<Pod> = Api::namespaced(self.context.client.clone(), namespace(pod));
+        let patch = json!({"metadata": {"uid": self.uid}, "status": status});
+        api.patch_status(name(pod), &PatchParams::default(), &Patch::Strategic(patch)).await?;
+        self.last_status = Some(status);
+        Ok(())
+    }
+
+    /// Remove dead instances of `container` older than the one before `attempt` (the one
+    /// before stays for `kubectl logs --previous`).
+    pub(super) async fn remove_old_instances(&self, runtime: &RuntimePod, container: &str, attempt: u32) {
+        for old in runtime.containers.iter().filter(|c| c.name == container && c.exited() && c.attempt + 1 < attempt) {
+            let request = RemoveContainerRequest { container_id: old.id.clone() };
+            if let Err(status) = self.context.cri.runtime().remove_container(request).await {
+                tracing::debug!(container = %old.id, %status, "removing an old container failed");
+            }
+        }
+    }
+
+    fn past_deadline(&self, pod: &Pod) -> Option<String> {
+        let deadline = pod.spec.as_ref()?.active_deadline_seconds?;
+        let started = pod.status.as_ref()?.start_time.as_ref()?.0;
+        let elapsed = jiff::Timestamp::now().as_second() - started.as_second();
+        (elapsed >= deadline).then(|| "Pod was active on the node longer than the specified deadline".to_owned())
+    }
+}
+
+/// The pod IPs the API holds for `pod`.
+pub(super) fn pod_ips_of(pod: &Pod) -> Vec<String> {
+    pod.status.iter().flat_map(|s| s.pod_ips.iter().flatten()).map(|ip| ip.ip.clone()).collect()
+}
+
+pub(super) fn name(pod: &Pod) -> &str {
+    pod.metadata.name.as_deref().unwrap_or_default()
+}
+
+pub(super) fn namespace(pod: &Pod) -> &str {
+    pod.metadata.namespace.as_deref().unwrap_or("default")
+}
+
+/// A duration as Go prints it (`10s`, `1m20s`, `5m0s`).
+pub(super) fn humanize(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds < 60 { format!("{seconds}s") } else { format!("{}m{}s", seconds / 60, seconds % 60) }
+}
