@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod etcd;
+pub mod node;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ pub struct Cluster {
     pub port: u16,
     /// Extra `krust server` flags, kept for restarts.
     args: Vec<String>,
+    /// The namespaces of a cluster with a real node (see [`node`]); kubectl runs in them.
+    pub netns: Option<node::Netns>,
 }
 
 impl Cluster {
@@ -38,8 +41,57 @@ impl Cluster {
             let prefix = format!("/{}", dir.path().file_name().unwrap().to_string_lossy());
             args.extend(["--etcd-servers".to_owned(), endpoint, "--etcd-prefix".to_owned(), prefix]);
         }
-        let (port, child) = Self::spawn_on(dir.path(), 0, &args);
-        Cluster { child: Some(child), dir, port, args }
+        let (port, child) = Self::spawn_on(dir.path(), 0, &args, None);
+        Cluster { child: Some(child), dir, port, args, netns: None }
+    }
+
+    /// Start a server that is also a real node (containerd in network namespaces of the
+    /// test's own, see [`node`]), with the busybox image imported; `None` (the test is
+    /// skipped) where the machine cannot run one.
+    pub fn start_node(args: &[&str]) -> Option<Cluster> {
+        if !node::available() {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        node::stage_busybox(dir.path());
+        let netns = node::Netns::create();
+        let mut args: Vec<String> =
+            args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
+        args.extend([
+            "--node-ip".to_owned(),
+            node::NODE_IP.to_owned(),
+            "--node-name".to_owned(),
+            "krust-node".to_owned(),
+        ]);
+        let (port, child) = Self::spawn_on(dir.path(), 0, &args, Some(&netns.node));
+        let cluster = Cluster { child: Some(child), dir, port, args, netns: Some(netns) };
+        cluster.wait_for_ready_node();
+        Some(cluster)
+    }
+
+    fn wait_for_ready_node(&self) {
+        eventually(60, || {
+            let ready = self.kubectl(&[
+                "get",
+                "node",
+                "krust-node",
+                "-o",
+                r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#,
+            ]);
+            (ready.stdout == "True").then_some(())
+        });
+    }
+
+    /// A command run in the node's network namespace (or here, without one).
+    pub fn in_node(&self, program: &str) -> Command {
+        match &self.netns {
+            Some(netns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", &netns.node, program]);
+                cmd
+            }
+            None => Command::new(program),
+        }
     }
 
     /// Start a second server beside `other`, with its certificates and keys (one cluster CA,
@@ -53,8 +105,8 @@ impl Cluster {
             std::fs::copy(file.path(), pki.join(file.file_name())).expect("copying the pki");
         }
         let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
-        let (port, child) = Self::spawn_on(dir.path(), 0, &args);
-        Cluster { child: Some(child), dir, port, args }
+        let (port, child) = Self::spawn_on(dir.path(), 0, &args, None);
+        Cluster { child: Some(child), dir, port, args, netns: None }
     }
 
     /// Kill the server with SIGKILL, leaving it down.
@@ -65,10 +117,23 @@ impl Cluster {
         }
     }
 
-    /// Start (or restart) a server on `data_dir`; returns the port and the child.
-    fn spawn_on(data_dir: &Path, port: u16, args: &[String]) -> (u16, Child) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_krust"))
-            .args(["server", "--disable-agent", "--bind-address", "127.0.0.1", "--secure-port", &port.to_string()])
+    /// Start (or restart) a server on `data_dir`; returns the port and the child. Without
+    /// `netns` it runs no node agent; with one it runs inside that network namespace.
+    fn spawn_on(data_dir: &Path, port: u16, args: &[String], netns: Option<&str>) -> (u16, Child) {
+        let mut command = match netns {
+            Some(ns) => {
+                let mut command = Command::new("nsenter");
+                command.arg(format!("--net=/var/run/netns/{ns}")).arg(env!("CARGO_BIN_EXE_krust"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_krust")),
+        };
+        command.arg("server");
+        if netns.is_none() {
+            command.arg("--disable-agent");
+        }
+        let mut child = command
+            .args(["--bind-address", "127.0.0.1", "--secure-port", &port.to_string()])
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
@@ -95,7 +160,8 @@ impl Cluster {
     /// Kill the server with SIGKILL and start it again on the same data and port.
     pub fn kill_and_restart(&mut self) {
         self.kill();
-        let (port, child) = Self::spawn_on(self.dir.path(), self.port, &self.args);
+        let netns = self.netns.as_ref().map(|n| n.node.as_str());
+        let (port, child) = Self::spawn_on(self.dir.path(), self.port, &self.args, netns);
         assert_eq!(port, self.port);
         self.child = Some(child);
     }
@@ -124,7 +190,7 @@ impl Cluster {
     }
 
     pub fn kubectl_cmd(&self) -> Command {
-        let mut cmd = Command::new("kubectl");
+        let mut cmd = self.in_node("kubectl");
         cmd.arg("--kubeconfig").arg(self.kubeconfig()).arg("--cache-dir").arg(self.dir.path().join("kubectl-cache"));
         cmd
     }
@@ -169,7 +235,8 @@ impl Cluster {
 
     /// `curl` with the given extra arguments against `path`; returns (status, body).
     pub fn curl(&self, path: &str, extra: &[&str]) -> (u16, String) {
-        let out = Command::new("curl")
+        let out = self
+            .in_node("curl")
             .args(["-s", "-w", "\n%{http_code}", "--cacert"])
             .arg(self.pki("ca.crt"))
             .args(extra)
@@ -193,6 +260,32 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if let Some(netns) = &self.netns {
+            // Workloads first (so nothing recreates pods), then the pods at once: the node
+            // agent removes their sandboxes; what is left after that is removed directly.
+            let workloads = "deployments,replicasets,statefulsets,daemonsets,jobs,cronjobs,replicationcontrollers";
+            let _ = self.kubectl(&["delete", workloads, "--all", "-A", "--wait=false"]);
+            let _ = self.kubectl(&["delete", "pods", "--all", "-A", "--grace-period=0", "--force", "--wait=false"]);
+            node::remove_sandboxes(self.dir.path(), Duration::from_secs(20));
+            if let Some(c) = &self.child {
+                let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while let Some(c) = self.child.as_mut()
+                && c.try_wait().ok().flatten().is_none()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if let Some(mut c) = self.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            netns.delete();
+            node::unmount_under(self.dir.path());
+            return;
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

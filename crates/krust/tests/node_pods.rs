@@ -1,0 +1,275 @@
+//! End-to-end tests of a real node: `krust server` with its node agent on containerd, in
+//! network namespaces of the test's own (see `support/node.rs`), running busybox images
+//! the test builds. Seed 003's application: Deployment replicas on their own pod IPs,
+//! reachable from the node; the service-account files and service-link variables inside
+//! the containers; crash loops, missing images, Jobs, init containers and volumes.
+
+mod support;
+
+use support::node::BUSYBOX;
+use support::{Cluster, eventually};
+
+/// A web server pod template that serves, besides `index.html`, its own environment and
+/// service-account files (so the test reads what the container sees over HTTP).
+fn web_deployment(name: &str, replicas: u32) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      run: {name}
+  template:
+    metadata:
+      labels:
+        run: {name}
+    spec:
+      containers:
+      - name: {name}
+        image: {BUSYBOX}
+        command:
+        - sh
+        - -c
+        - |
+          echo "hello from $(hostname)" > /www/index.html
+          env | sort > /www/env
+          cp /var/run/secrets/kubernetes.io/serviceaccount/namespace /www/namespace
+          cp /var/run/secrets/kubernetes.io/serviceaccount/ca.crt /www/ca.crt
+          cp /var/run/secrets/kubernetes.io/serviceaccount/token /www/token
+          cat /etc/resolv.conf > /www/resolv
+          httpd -f -p 80 -h /www &
+          trap 'kill $!; exit 0' TERM
+          wait
+        ports:
+        - containerPort: 80
+"#
+    )
+}
+
+/// `curl` from the node's namespace; the body, or `None` if it failed.
+fn curl_from_node(c: &Cluster, url: &str) -> Option<String> {
+    let out = c.in_node("curl").args(["-sf", "--max-time", "5", url]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The pod IPs of pods labelled `selector`, once `count` are Running and ready.
+fn running_pod_ips(c: &Cluster, selector: &str, count: usize) -> Vec<String> {
+    eventually(90, || {
+        let out = c.ok(&["get", "pods", "-l", selector, "-o",
+            r#"jsonpath={range .items[*]}{.status.phase},{.status.containerStatuses[0].ready},{.status.podIP},{.metadata.deletionTimestamp}{"\n"}{end}"#]);
+        let ips: Vec<String> = out
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f.len() == 4 && f[0] == "Running" && f[1] == "true" && !f[2].is_empty() && f[3].is_empty())
+                    .then(|| f[2].to_owned())
+            })
+            .collect();
+        (ips.len() == count && out.lines().count() == count).then_some(ips)
+    })
+}
+
+#[test]
+fn a_deployment_runs_real_containers_on_their_own_ips() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    let node = c.ok(&[
+        "get",
+        "node",
+        "krust-node",
+        "-o",
+        "jsonpath={.status.nodeInfo.containerRuntimeVersion} {.status.addresses[0].address} {.status.capacity.cpu}",
+    ]);
+    assert!(node.starts_with("containerd://"), "{node}");
+    assert!(node.contains(support::node::NODE_IP), "{node}");
+
+    c.ok_stdin(&["apply", "-f", "-"], &web_deployment("my-nginx", 2));
+    let ips = running_pod_ips(&c, "run=my-nginx", 2);
+    assert_ne!(ips[0], ips[1], "each pod has its own IP");
+    for ip in &ips {
+        assert!(ip.starts_with("10.244."), "pod IP {ip} from the node's pod range");
+        let body = eventually(20, || curl_from_node(&c, &format!("http://{ip}/")));
+        assert!(body.starts_with("hello from my-nginx-"), "{body}");
+    }
+    let wide = c.ok(&["get", "pods", "-l", "run=my-nginx", "-o", "wide"]);
+    assert!(wide.contains("1/1") && wide.contains("Running") && wide.contains("krust-node"), "{wide}");
+
+    // What the container sees: its service account, the API server's Service, cluster DNS.
+    let ip = &ips[0];
+    let env = curl_from_node(&c, &format!("http://{ip}/env")).unwrap();
+    for expected in [
+        "KUBERNETES_SERVICE_HOST=10.0.0.1",
+        "KUBERNETES_SERVICE_PORT=443",
+        "KUBERNETES_SERVICE_PORT_HTTPS=443",
+        "KUBERNETES_PORT_443_TCP=tcp://10.0.0.1:443",
+    ] {
+        assert!(env.lines().any(|l| l == expected), "{expected} missing from\n{env}");
+    }
+    assert_eq!(curl_from_node(&c, &format!("http://{ip}/namespace")).unwrap(), "default");
+    let ca = curl_from_node(&c, &format!("http://{ip}/ca.crt")).unwrap();
+    assert_eq!(ca, std::fs::read_to_string(c.pki("ca.crt")).unwrap());
+    let token = curl_from_node(&c, &format!("http://{ip}/token")).unwrap();
+    let bearer = format!("Authorization: Bearer {token}");
+    let (code, body) = c.curl("/api/v1/namespaces/kube-system/secrets", &["-H", &bearer]);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains(r#"User \"system:serviceaccount:default:default\" cannot list"#), "{body}");
+    let resolv = curl_from_node(&c, &format!("http://{ip}/resolv")).unwrap();
+    assert!(resolv.contains("nameserver 10.0.0.10"), "{resolv}");
+    assert!(resolv.contains("search default.svc.cluster.local svc.cluster.local cluster.local"), "{resolv}");
+    assert!(resolv.contains("ndots:5"), "{resolv}");
+
+    // Pods started after a Service exists see its variables (seed 003's scale 0 / scale 2).
+    c.ok(&["expose", "deployment", "my-nginx", "--port", "80"]);
+    let cluster_ip = c.ok(&["get", "svc", "my-nginx", "-o", "jsonpath={.spec.clusterIP}"]);
+    c.ok(&["scale", "deployment", "my-nginx", "--replicas=0"]);
+    eventually(60, || c.ok(&["get", "pods", "-l", "run=my-nginx", "-o", "name"]).is_empty().then_some(()));
+    c.ok(&["scale", "deployment", "my-nginx", "--replicas=2"]);
+    let ips = running_pod_ips(&c, "run=my-nginx", 2);
+    let env = eventually(20, || curl_from_node(&c, &format!("http://{}/env", ips[1])));
+    assert!(env.lines().any(|l| l == format!("MY_NGINX_SERVICE_HOST={cluster_ip}")), "{env}");
+    assert!(env.lines().any(|l| l == "MY_NGINX_SERVICE_PORT=80"), "{env}");
+    assert!(env.lines().any(|l| l == format!("MY_NGINX_PORT_80_TCP=tcp://{cluster_ip}:80")), "{env}");
+
+    // Deleting the Deployment stops the containers and releases everything.
+    c.ok(&["delete", "deployment", "my-nginx", "--wait=false"]);
+    eventually(60, || c.ok(&["get", "pods", "-o", "name"]).is_empty().then_some(()));
+    let ipam = c.dir.path().join("agent/cni/networks/krust");
+    eventually(20, || {
+        let held = std::fs::read_dir(&ipam)
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("10.")).count())
+            .unwrap_or(0);
+        (held == 0).then_some(())
+    });
+}
+
+#[test]
+fn crashes_back_off_and_missing_images_never_run() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    c.ok(&[
+        "run",
+        "crasher",
+        "--image",
+        BUSYBOX,
+        "--image-pull-policy=IfNotPresent",
+        "--",
+        "sh",
+        "-c",
+        "echo bye; exit 3",
+    ]);
+    let state = eventually(60, || {
+        let out = c.ok(&["get", "pod", "crasher", "-o",
+            "jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].lastState.terminated.exitCode} {.status.containerStatuses[0].restartCount}"]);
+        out.starts_with("CrashLoopBackOff 3 ").then_some(out)
+    });
+    let restarts: u32 = state.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(restarts >= 1, "{state}");
+    let table = c.ok(&["get", "pod", "crasher"]);
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=crasher",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
+    for reason in ["Scheduled", "Pulled", "Created", "Started", "BackOff"] {
+        assert!(events.contains(reason), "{reason} missing from {events}");
+    }
+
+    // An image no registry has: ErrImagePull, then ImagePullBackOff; never Running.
+    c.ok(&["run", "missing", "--image", "127.0.0.1:1/nothing/here:1.0"]);
+    let reasons = eventually(60, || {
+        let reason =
+            c.ok(&["get", "pod", "missing", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"]);
+        (reason == "ImagePullBackOff").then_some(reason)
+    });
+    assert_eq!(reasons, "ImagePullBackOff");
+    assert_eq!(c.ok(&["get", "pod", "missing", "-o", "jsonpath={.status.phase}"]), "Pending");
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=missing",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(events.contains("Failed to pull image \"127.0.0.1:1/nothing/here:1.0\""), "{events}");
+    assert!(events.contains("Error: ErrImagePull"), "{events}");
+}
+
+#[test]
+fn jobs_init_containers_and_volumes_run_for_real() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    c.ok(&["create", "configmap", "site", "--from-literal=greeting=hello"]);
+    c.ok(&["create", "secret", "generic", "creds", "--from-literal=password=s3cret"]);
+    let pod = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: volumes
+  labels: {{app: volumes}}
+spec:
+  initContainers:
+  - name: prepare
+    image: {BUSYBOX}
+    command: ["sh", "-c", "echo prepared-by-init > /work/init.txt"]
+    volumeMounts: [{{name: work, mountPath: /work}}]
+  containers:
+  - name: web
+    image: {BUSYBOX}
+    command: ["sh", "-c", "ln -s /etc/site /www/site; ln -s /etc/creds /www/creds; cp /work/init.txt /www/; exec httpd -f -p 80 -h /www"]
+    volumeMounts:
+    - {{name: work, mountPath: /work}}
+    - {{name: site, mountPath: /etc/site}}
+    - {{name: creds, mountPath: /etc/creds}}
+  volumes:
+  - {{name: work, emptyDir: {{}}}}
+  - {{name: site, configMap: {{name: site}}}}
+  - {{name: creds, secret: {{secretName: creds}}}}
+"#
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &pod);
+    let ip = running_pod_ips(&c, "app=volumes", 1).remove(0);
+    assert_eq!(eventually(20, || curl_from_node(&c, &format!("http://{ip}/init.txt"))), "prepared-by-init\n");
+    assert_eq!(curl_from_node(&c, &format!("http://{ip}/site/greeting")).unwrap(), "hello");
+    assert_eq!(curl_from_node(&c, &format!("http://{ip}/creds/password")).unwrap(), "s3cret");
+    let init =
+        c.ok(&["get", "pod", "volumes", "-o", "jsonpath={.status.initContainerStatuses[0].state.terminated.reason}"]);
+    assert_eq!(init, "Completed");
+    // A ConfigMap update reaches the running container in place.
+    c.ok(&["patch", "configmap", "site", "-p", r#"{"data":{"greeting":"updated"}}"#]);
+    eventually(60, || {
+        (curl_from_node(&c, &format!("http://{ip}/site/greeting")).as_deref() == Some("updated")).then_some(())
+    });
+
+    // A pod whose Secret is missing waits in ContainerCreating with a FailedMount event.
+    let waiting = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: nosecret}}\nspec:\n  containers: [{{name: c, image: {BUSYBOX}, command: [sleep, '3600']}}]\n  volumes: [{{name: s, secret: {{secretName: absent}}}}]\n"
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &waiting);
+    eventually(30, || {
+        let events = c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=nosecret,reason=FailedMount",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ]);
+        events.contains("secret \"absent\" not found").then_some(())
+    });
+    let table = c.ok(&["get", "pod", "nosecret"]);
+    assert!(table.contains("ContainerCreating"), "{table}");
+
+    // A Job's pod runs to completion.
+    c.ok(&["create", "job", "once", "--image", BUSYBOX, "--", "sh", "-c", "echo done"]);
+    eventually(60, || {
+        let done = c.ok(&["get", "job", "once", "-o", "jsonpath={.status.succeeded}"]);
+        (done == "1").then_some(())
+    });
+    let phase = c.ok(&["get", "pods", "-l", "job-name=once", "-o", "jsonpath={.items[0].status.phase}"]);
+    assert_eq!(phase, "Succeeded");
+}
