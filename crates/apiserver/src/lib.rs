@@ -14,6 +14,7 @@ pub mod auth;
 pub mod backend;
 pub mod bootstrap;
 pub mod handlers;
+pub mod kubelet_client;
 pub mod metrics;
 pub mod negotiate;
 pub mod registry;
@@ -108,6 +109,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         issuer,
         metrics,
         SocketAddr::new(client_ip, address.port()).to_string(),
+        kubelet_client::KubeletClient::new(pki.kubelet_client_tls_config()?),
     );
     if let Some(path) = &config.audit_log_path {
         state.audit =

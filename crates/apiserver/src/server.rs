@@ -36,6 +36,8 @@ pub struct ApiServer {
     pub server_address: String,
     /// The audit log, when `--audit-log-path` is set.
     pub audit: Option<crate::audit::AuditLog>,
+    /// Calls kubelets (pod logs and streams).
+    pub kubelets: crate::kubelet_client::KubeletClient,
     bootstrapped: AtomicBool,
     shutting_down: AtomicBool,
 }
@@ -48,6 +50,7 @@ impl ApiServer {
         issuer: authn::serviceaccount::Issuer,
         metrics: Arc<Metrics>,
         server_address: String,
+        kubelets: crate::kubelet_client::KubeletClient,
     ) -> Self {
         ApiServer {
             registry: Arc::new(registry),
@@ -59,6 +62,7 @@ impl ApiServer {
             openapi: openapi::OpenApi::new(&health::git_version()),
             server_address,
             audit: None,
+            kubelets,
             bootstrapped: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
         }

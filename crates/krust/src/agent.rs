@@ -95,13 +95,21 @@ fn default_cluster_dns(service_cidr: &str) -> Result<IpAddr> {
 
 impl AgentArgs {
     /// The agent's configuration for a server with `data_dir`, `service_cidr` and `cluster_cidr`.
-    pub fn config(&self, data_dir: &Path, service_cidr: &str, cluster_cidr: &str) -> Result<kubelet::Config> {
+    pub fn config(
+        &self,
+        data_dir: &Path,
+        service_cidr: &str,
+        cluster_cidr: &str,
+        pki: &pki::Pki,
+    ) -> Result<kubelet::Config> {
         let name = self.node_name.clone().unwrap_or_else(hostname);
         let internal_ip = match self.node_ip {
             Some(ip) => ip,
             None => kubelet::node::machine::default_node_ip().context("no --node-ip given and no address found")?,
         };
         let endpoint = self.container_runtime_endpoint.as_ref().map(|e| PathBuf::from(e.trim_start_matches("unix://")));
+        let (cert, key) = pki.issue_kubelet_serving_cert(&name, &[internal_ip])?;
+        let tls = kubelet::ServingTls { ca: pki.ca_pem().to_owned(), cert, key };
         let cluster_dns = match self.cluster_dns {
             Some(ip) => ip,
             None => default_cluster_dns(service_cidr)?,
@@ -120,6 +128,7 @@ impl AgentArgs {
             cluster_dns: cluster_dns.to_string(),
             cluster_domain: self.cluster_domain.clone(),
             cluster_cidr: Some(cluster_cidr.to_owned()),
+            tls,
         })
     }
 }

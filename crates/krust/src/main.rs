@@ -137,7 +137,8 @@ async fn server(args: ServerArgs) -> Result<()> {
         None
     } else {
         let cluster_cidr = args.cluster_cidr.to_string();
-        let agent_config = args.agent.config(&config.data_dir, &args.service_cluster_ip_range, &cluster_cidr)?;
+        let agent_config =
+            args.agent.config(&config.data_dir, &args.service_cluster_ip_range, &cluster_cidr, &running.pki)?;
         Some(agent::start(&running, agent_config).await?)
     };
     tracing::info!(address = %running.address, "API server ready");

@@ -273,3 +273,51 @@ spec:
     let phase = c.ok(&["get", "pods", "-l", "job-name=once", "-o", "jsonpath={.items[0].status.phase}"]);
     assert_eq!(phase, "Succeeded");
 }
+
+#[test]
+fn kubectl_logs_reads_the_containers_output() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    c.ok(&[
+        "run",
+        "counter",
+        "--image",
+        BUSYBOX,
+        "--",
+        "sh",
+        "-c",
+        "i=0; while true; do echo \"line $i\"; i=$((i+1)); sleep 0.2; done",
+    ]);
+    eventually(60, || c.kubectl(&["logs", "counter"]).stdout.contains("line 5").then_some(()));
+    let tail = c.ok(&["logs", "counter", "--tail", "2"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    assert!(tail.lines().all(|l| l.starts_with("line ")), "{tail}");
+    let stamped = c.ok(&["logs", "counter", "--tail", "1", "--timestamps"]);
+    let (time, text) = stamped.trim_end().split_once(' ').unwrap();
+    assert!(time.parse::<jiff::Timestamp>().is_ok(), "{stamped}");
+    assert!(text.starts_with("line "), "{stamped}");
+    assert_eq!(c.ok(&["logs", "counter", "--limit-bytes", "4"]), "line");
+    // -f keeps streaming new lines until the client stops.
+    let mut follow = c.kubectl_cmd();
+    follow.args(["logs", "-f", "counter", "--tail", "1"]).stdout(std::process::Stdio::piped());
+    let mut child = follow.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let followed = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(followed >= 4, "followed {followed} lines in 2s");
+
+    // The previous instance of a restarted container, and a container that never started.
+    c.ok(&["run", "restarts", "--image", BUSYBOX, "--", "sh", "-c", "echo started at $(date +%s); sleep 1; exit 1"]);
+    eventually(60, || {
+        let restarts = c.ok(&["get", "pod", "restarts", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"]);
+        (restarts.parse::<u32>().unwrap_or(0) >= 1).then_some(())
+    });
+    assert!(c.ok(&["logs", "restarts", "--previous"]).starts_with("started at "));
+    c.ok(&["run", "never", "--image", "127.0.0.1:1/none:1"]);
+    eventually(60, || {
+        let err = c.kubectl(&["logs", "never"]).stderr;
+        err.contains("container \"never\" in pod \"never\" is waiting to start: ").then_some(())
+    });
+    let err = c.fails(&["logs", "counter", "-c", "nosuch"]);
+    assert!(err.contains("container nosuch is not valid for pod counter"), "{err}");
+}

@@ -11,6 +11,8 @@ use crate::node::{self, NodeConfig, Observed, lease};
 use crate::paths::Paths;
 use crate::pods::sandbox::ClusterDns;
 use crate::pods::{Context, PodManager};
+use crate::server::auth::Authorizer;
+use crate::server::{self, KubeletApi};
 use crate::{cni, images};
 use client_runtime::events::Recorder;
 use client_runtime::informers::Informers;
@@ -23,6 +25,8 @@ use std::time::Duration;
 
 /// How often the node reports its status (upstream's `nodeStatusUpdateFrequency`).
 const STATUS_INTERVAL: Duration = Duration::from_secs(10);
+/// The port of the plain-HTTP health check (upstream's `--healthz-port`).
+const HEALTHZ_PORT: u16 = 10248;
 /// The field manager and event source of the agent's writes.
 pub const COMPONENT: &str = "kubelet";
 
@@ -38,6 +42,17 @@ pub struct Config {
     pub cluster_domain: String,
     /// The cluster's pod range (traffic leaving it is masqueraded).
     pub cluster_cidr: Option<String>,
+    /// The kubelet API's TLS: the cluster CA (for client certificates) and this node's
+    /// serving certificate and key, all PEM.
+    pub tls: ServingTls,
+}
+
+/// The PEMs the kubelet API serves with.
+#[derive(Clone, Debug)]
+pub struct ServingTls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
 }
 
 /// Run the agent with `client` (its own identity) until `shutdown` resolves.
@@ -120,6 +135,22 @@ async fn serve(config: &Config, paths: &Paths, socket: &std::path::Path, client:
         let manager = manager.clone();
         pods.on_delete(move |pod| manager.delete(pod));
     }
+    let api = Arc::new(KubeletApi {
+        context: context.clone(),
+        pods: pods.store(),
+        authorizer: Authorizer::new(client.clone(), &node_name),
+    });
+    let tls = pki::kubelet_server_tls_config(&config.tls.ca, &config.tls.cert, &config.tls.key)?;
+    let address = std::net::SocketAddr::from(([0, 0, 0, 0], node::KUBELET_PORT));
+    let listener =
+        tokio::net::TcpListener::bind(address).await.map_err(Error::io("listening on", address.to_string()))?;
+    let healthz_address = std::net::SocketAddr::from(([127, 0, 0, 1], HEALTHZ_PORT));
+    let healthz = tokio::net::TcpListener::bind(healthz_address)
+        .await
+        .map_err(Error::io("listening on", healthz_address.to_string()))?;
+    let serving = async {
+        tokio::join!(server::serve(listener, tls, api), server::serve_healthz(healthz));
+    };
     let sweep = async {
         pods.synced().await;
         let store = pods.store();
@@ -129,7 +160,7 @@ async fn serve(config: &Config, paths: &Paths, socket: &std::path::Path, client:
             .await;
     };
     let heartbeat = heartbeat(&client, config, &cri, &capacity, &runtime_version, registered);
-    tokio::join!(network, sweep, heartbeat);
+    tokio::join!(network, sweep, heartbeat, serving);
     Ok(())
 }
 

@@ -26,9 +26,9 @@ pub enum Error {
     /// Importing an image archive failed.
     #[error("importing {path}: {message}")]
     Import { path: PathBuf, message: String },
-    /// The node's client could not be built.
-    #[error("building the node's client: {0}")]
-    Identity(#[from] pki::Error),
+    /// The kubelet API's TLS setup failed.
+    #[error("the kubelet API's certificate: {0}")]
+    Tls(#[from] pki::Error),
     /// The node's kubeconfig was not valid.
     #[error("building the node's client: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),

@@ -16,6 +16,7 @@ pub mod images;
 pub mod node;
 pub mod paths;
 pub mod pods;
+pub mod server;
 
-pub use agent::{Config, run};
+pub use agent::{Config, ServingTls, run};
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ mod client;
 mod files;
 mod host;
 pub mod kubeconfig;
+mod kubelet;
 mod organizations;
 mod serving;
 
@@ -21,6 +22,7 @@ use x509_parser::certificate::X509Certificate;
 use ca::CertificateAuthority;
 pub use client::{Identity, client_identity};
 pub use kubeconfig::Kubeconfig;
+pub use kubelet::{KUBELET_CLIENT_USER, kubelet_server_tls_config};
 pub use serving::ServingOptions;
 
 /// File names inside the PKI directory.

@@ -6,6 +6,7 @@ pub mod health;
 pub mod openapi;
 pub mod output;
 mod patch;
+pub mod pod_log;
 pub mod query;
 pub mod resource;
 mod review;

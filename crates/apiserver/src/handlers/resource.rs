@@ -100,6 +100,7 @@ async fn serve(state: &ApiServer, def: &'static ResourceDef, call: Call<'_>) -> 
             return super::eviction::handle(state, def, ns, &call).await;
         }
         "token" if def.has(resources::Subresource::Token) => return super::token::handle(state, def, ns, &call).await,
+        "log" if def.has(resources::Subresource::Log) => return super::pod_log::handle(state, def, ns, &call).await,
         _ => {
             return Err(ApiError::NotFound {
                 message: "the server could not find the requested resource".to_owned(),
