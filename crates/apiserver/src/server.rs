@@ -95,7 +95,7 @@ pub async fn dispatch(
 ) -> Response {
     let start = Instant::now();
     let received = jiff::Timestamp::now();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query());
     let path = parts.uri.path().to_owned();
     let info = RequestInfo::parse(&parts.method, &path, query.flag("watch"));
@@ -108,7 +108,7 @@ pub async fn dispatch(
     let (user, response) = match user {
         Err(e) => (cert_user.unwrap_or_else(auth::anonymous), e.into_response()),
         Ok(user) => {
-            let response = match route(&state, &user, &info, &parts, &query, body).await {
+            let response = match route(&state, &user, &info, &mut parts, &query, body).await {
                 Ok(r) => r,
                 Err(e) => e.into_response(),
             };
@@ -137,11 +137,26 @@ async fn route(
     state: &ApiServer,
     user: &User,
     info: &RequestInfo,
-    parts: &axum::http::request::Parts,
+    parts: &mut axum::http::request::Parts,
     query: &Query,
     body: Body,
 ) -> Result<Response, ApiError> {
     let path = info.path.as_str();
+    if info.is_resource
+        && info.group.is_empty()
+        && info.resource == "pods"
+        && matches!(info.subresource.as_str(), "exec" | "attach" | "portforward")
+    {
+        return crate::handlers::pod_stream::handle(
+            state,
+            parts,
+            query,
+            &info.namespace,
+            &info.name,
+            &info.subresource,
+        )
+        .await;
+    }
     if info.is_resource {
         let body = read_body(body).await?;
         let call = resource::Call {

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod logs;
+pub mod stream;
 
 use crate::pods::Context;
 use auth::{Authorizer, Caller};
@@ -114,6 +115,18 @@ async fn handle(
             let mut response = Response::new(Body::from(list.to_string()));
             response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
             response
+        }
+        ["exec", namespace, pod, container] => {
+            let (namespace, pod, container) = (namespace.to_string(), pod.to_string(), container.to_string());
+            stream::handle(api, stream::Kind::Exec, &namespace, &pod, Some(&container), request).await
+        }
+        ["attach", namespace, pod, container] => {
+            let (namespace, pod, container) = (namespace.to_string(), pod.to_string(), container.to_string());
+            stream::handle(api, stream::Kind::Attach, &namespace, &pod, Some(&container), request).await
+        }
+        ["portForward", namespace, pod] => {
+            let (namespace, pod) = (namespace.to_string(), pod.to_string());
+            stream::handle(api, stream::Kind::PortForward, &namespace, &pod, None, request).await
         }
         ["containerLogs", namespace, pod, container] => {
             container_logs(&api, namespace, pod, container, request.uri().query().unwrap_or_default()).await
