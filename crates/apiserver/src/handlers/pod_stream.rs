@@ -111,17 +111,19 @@ pub async fn handle(
 
     // Which protocol the kubelet speaks for this request.
     let backend_protocol = if subresource == "portforward" { PORT_FORWARD } else { CHANNEL_V4 };
-    let protocols = if spdy {
-        parts.headers.get("x-stream-protocol-version").cloned().unwrap_or(HeaderValue::from_static(CHANNEL_V4))
-    } else {
-        HeaderValue::from_static(backend_protocol)
-    };
-    let request = hyper::Request::post(path)
+    // A SPDY client offers its protocols (one header each); the runtime picks one.
+    let mut protocols: Vec<HeaderValue> = parts.headers.get_all("x-stream-protocol-version").iter().cloned().collect();
+    if !spdy || protocols.is_empty() {
+        protocols = vec![HeaderValue::from_static(backend_protocol)];
+    }
+    let mut request = hyper::Request::post(path)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "SPDY/3.1")
-        .header("X-Stream-Protocol-Version", protocols)
         .body(Empty::<Bytes>::new())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for protocol in protocols {
+        request.headers_mut().append("x-stream-protocol-version", protocol);
+    }
     let mut backend = state.kubelets.send(&address, request).await?;
     if backend.status() != StatusCode::SWITCHING_PROTOCOLS {
         let status = backend.status();

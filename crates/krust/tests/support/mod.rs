@@ -157,6 +157,28 @@ impl Cluster {
         (port, child)
     }
 
+    /// Stop the server with SIGTERM (as a person stops it: the node agent stops containerd,
+    /// containers keep running) and start it again on the same data, port and namespace,
+    /// with `extra` flags this once.
+    pub fn stop_and_restart(&mut self, extra: &[&str]) {
+        if let Some(mut c) = self.child.take() {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let mut args = self.args.clone();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let netns = self.netns.as_ref().map(|n| n.node.as_str());
+        let (port, child) = Self::spawn_on(self.dir.path(), self.port, &args, netns);
+        assert_eq!(port, self.port);
+        self.child = Some(child);
+    }
+
     /// Kill the server with SIGKILL and start it again on the same data and port.
     pub fn kill_and_restart(&mut self) {
         self.kill();
