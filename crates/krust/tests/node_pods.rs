@@ -321,3 +321,86 @@ fn kubectl_logs_reads_the_containers_output() {
     let err = c.fails(&["logs", "counter", "-c", "nosuch"]);
     assert!(err.contains("container nosuch is not valid for pod counter"), "{err}");
 }
+
+#[test]
+fn probes_restart_unhealthy_containers_and_gate_readiness() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    let pod = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+  labels: {{app: probed}}
+spec:
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: ["sh", "-c", "touch /tmp/alive; exec httpd -f -p 80 -h /tmp"]
+    livenessProbe:
+      exec: {{command: ["cat", "/tmp/alive"]}}
+      periodSeconds: 1
+      failureThreshold: 2
+    readinessProbe:
+      httpGet: {{path: /ready, port: 80}}
+      periodSeconds: 1
+"#
+    );
+    c.ok(&["create", "service", "clusterip", "probed", "--tcp", "80:80"]);
+    c.ok_stdin(&["apply", "-f", "-"], &pod);
+    eventually(60, || (c.ok(&["get", "pod", "probed", "-o", "jsonpath={.status.phase}"]) == "Running").then_some(()));
+    // Not ready until /ready exists: the Service has the pod only as not ready.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(c.ok(&["get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[0].ready}"]), "false");
+    let endpoints = c.ok(&[
+        "get",
+        "endpoints",
+        "probed",
+        "-o",
+        "jsonpath={.subsets[*].addresses[*].ip}|{.subsets[*].notReadyAddresses[*].ip}",
+    ]);
+    assert!(endpoints.starts_with('|') && endpoints.len() > 1, "{endpoints}");
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=probed,reason=Unhealthy",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(events.contains("Readiness probe failed: HTTP probe failed with statuscode: 404"), "{events}");
+    c.ok(&["exec", "probed", "--", "touch", "/tmp/ready"]);
+    let ip = eventually(30, || {
+        let ready = c.ok(&["get", "endpoints", "probed", "-o", "jsonpath={.subsets[*].addresses[*].ip}"]);
+        (!ready.is_empty()).then_some(ready)
+    });
+    assert_eq!(ip, c.ok(&["get", "pod", "probed", "-o", "jsonpath={.status.podIP}"]));
+    let slice = c.ok(&[
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=probed",
+        "-o",
+        "jsonpath={.items[0].endpoints[0].conditions.ready}",
+    ]);
+    assert_eq!(slice, "true");
+
+    // Liveness fails: the container is restarted, and ready again only after its probe.
+    c.ok(&["exec", "probed", "--", "rm", "/tmp/alive"]);
+    eventually(60, || {
+        let restarts = c.ok(&["get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"]);
+        (restarts == "1").then_some(())
+    });
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=probed,reason=Killing",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(events.contains("Container app failed liveness probe, will be restarted"), "{events}");
+    eventually(30, || {
+        (c.ok(&["get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[0].ready}"]) == "false")
+            .then_some(())
+    });
+}

@@ -11,6 +11,8 @@ pub mod fields;
 pub mod hosts;
 pub mod image_pull;
 pub mod objects;
+pub mod probe;
+pub mod probes;
 pub mod qos;
 pub mod runtime_pod;
 pub mod sandbox;

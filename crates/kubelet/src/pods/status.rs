@@ -24,6 +24,8 @@ pub struct StatusInputs<'a> {
     pub waiting: &'a HashMap<String, Waiting>,
     /// Readiness by container name (probes); a running container without an entry is ready.
     pub readiness: &'a HashMap<String, bool>,
+    /// Whether each container's startup probe passed (true without one).
+    pub started: &'a HashMap<String, bool>,
     /// Termination messages by container ID.
     pub messages: &'a HashMap<String, String>,
     pub host_ip: &'a str,
@@ -90,7 +92,7 @@ fn container_status(container: &Container, inputs: &StatusInputs<'_>, default_wa
         "restartCount": latest.map_or(0, |l| l.attempt),
         "image": latest.map(|l| l.image.clone()).filter(|i| !i.is_empty()).or(container.image.clone()).unwrap_or_default(),
         "imageID": latest.map(|l| l.image_ref.clone()).unwrap_or_default(),
-        "started": running,
+        "started": running && inputs.started.get(&container.name).copied().unwrap_or(true),
     });
     if let Some(instance) = latest {
         status["containerID"] = json!(format!("containerd://{}", instance.id));

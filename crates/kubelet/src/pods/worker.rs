@@ -39,6 +39,8 @@ pub struct PodWorker {
     pub(super) pulls: HashMap<String, Backoff>,
     /// Termination messages by container ID.
     pub(super) messages: HashMap<String, String>,
+    /// The containers' probes.
+    pub(super) probes: super::probes::Probes,
     /// The last status reported, and the last FailedMount message.
     last_status: Option<Value>,
     last_mount_error: Option<String>,
@@ -56,6 +58,7 @@ impl PodWorker {
             restarts: HashMap::new(),
             pulls: HashMap::new(),
             messages: HashMap::new(),
+            probes: super::probes::Probes::default(),
             last_status: None,
             last_mount_error: None,
         }
@@ -152,6 +155,7 @@ impl PodWorker {
             }
         }
         let runtime = runtime_pod(&self.context.cri, &self.uid).await?;
+        self.probe(pod, &runtime, &sandbox).await;
         self.read_termination_messages(&runtime);
         let status = self.status(pod, &runtime);
         let terminal = matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
@@ -354,6 +358,48 @@ impl PodWorker {
         }
     }
 
+    /// Run the due probes of the pod's running containers; a liveness or startup failure
+    /// past its threshold stops the container, which the next sync restarts.
+    async fn probe(&mut self, pod: &Pod, runtime: &RuntimePod, sandbox: &super::runtime_pod::Sandbox) {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let containers: Vec<&Container> =
+            spec.containers.iter().chain(spec.init_containers.iter().flatten().filter(|c| is_sidecar(c))).collect();
+        let running: HashMap<String, String> = containers
+            .iter()
+            .filter_map(|c| {
+                runtime.latest(&sandbox.id, &c.name).filter(|i| i.running()).map(|i| (c.name.clone(), i.id.clone()))
+            })
+            .collect();
+        self.probes.retain(&running);
+        let pod_ip = sandbox.ip.clone().unwrap_or_else(|| self.context.host_ip.clone());
+        for container in containers {
+            let Some(id) = running.get(&container.name) else { continue };
+            let verdicts = self.probes.probe(&self.context.cri, container, id, &pod_ip).await;
+            for verdict in verdicts {
+                match verdict {
+                    super::probes::Verdict::Fine => {}
+                    super::probes::Verdict::Unhealthy { message, .. } => {
+                        self.context.recorder.record(pod, "Warning", "Unhealthy", &message).await;
+                    }
+                    super::probes::Verdict::Restart { kind, message } => {
+                        self.context.recorder.record(pod, "Warning", "Unhealthy", &message).await;
+                        let why = format!(
+                            "Container {} failed {} probe, will be restarted",
+                            container.name,
+                            kind.name().to_lowercase()
+                        );
+                        self.context.recorder.record(pod, "Normal", "Killing", &why).await;
+                        let grace = spec.termination_grace_period_seconds.unwrap_or(30);
+                        let request = k8s_cri::v1::StopContainerRequest { container_id: id.clone(), timeout: grace };
+                        if let Err(status) = self.context.cri.runtime().stop_container(request).await {
+                            tracing::warn!(container = %id, %status, "stopping an unhealthy container failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     pub(super) fn status(&self, pod: &Pod, runtime: &RuntimePod) -> Value {
         let sandbox = runtime.sandbox().filter(|s| s.ready);
         let host_network = pod.spec.as_ref().and_then(|s| s.host_network) == Some(true);
@@ -363,11 +409,25 @@ impl PodWorker {
             sandbox.and_then(|s| s.ip.clone()).into_iter().collect()
         };
         let pod_ips = if pod_ips.is_empty() && sandbox.is_none() { pod_ips_of(pod) } else { pod_ips };
+        let spec = pod.spec.clone().unwrap_or_default();
+        let readiness: HashMap<String, bool> = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .map(|c| (c.name.clone(), self.probes.ready(c)))
+            .collect();
+        let started: HashMap<String, bool> = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .map(|c| (c.name.clone(), self.probes.started(c)))
+            .collect();
         pod_status(&StatusInputs {
             pod,
             runtime,
             waiting: &self.waiting,
-            readiness: &HashMap::new(),
+            readiness: &readiness,
+            started: &started,
             messages: &self.messages,
             host_ip: &self.context.host_ip,
             pod_ips: &pod_ips,
