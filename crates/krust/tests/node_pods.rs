@@ -404,3 +404,47 @@ spec:
             .then_some(())
     });
 }
+
+#[test]
+fn lifecycle_hooks_run_and_pods_that_do_not_fit_are_rejected() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    let host_dir = c.dir.path().join("hook-output");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let pod = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: hooked}}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+    lifecycle:
+      postStart: {{exec: {{command: ["sh", "-c", "echo started > /out/post-start"]}}}}
+      preStop: {{exec: {{command: ["sh", "-c", "echo stopping > /out/pre-stop"]}}}}
+  volumes:
+  - name: out
+    hostPath: {{path: {}, type: Directory}}
+"#,
+        host_dir.display()
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &pod);
+    eventually(60, || (c.ok(&["get", "pod", "hooked", "-o", "jsonpath={.status.phase}"]) == "Running").then_some(()));
+    assert_eq!(std::fs::read_to_string(host_dir.join("post-start")).unwrap(), "started\n");
+    assert!(!host_dir.join("pre-stop").exists());
+    c.ok(&["delete", "pod", "hooked"]);
+    assert_eq!(std::fs::read_to_string(host_dir.join("pre-stop")).unwrap(), "stopping\n");
+
+    // Placed on the node by hand with more CPU than it has: the kubelet refuses it.
+    let greedy = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: greedy}}\nspec:\n  nodeName: krust-node\n  containers: [{{name: c, image: {BUSYBOX}, command: [sleep, '60'], resources: {{requests: {{cpu: '500'}}}}}}]\n"
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &greedy);
+    let status = eventually(30, || {
+        let out = c.ok(&["get", "pod", "greedy", "-o", "jsonpath={.status.phase} {.status.reason} {.status.message}"]);
+        out.starts_with("Failed ").then_some(out)
+    });
+    assert!(status.starts_with("Failed OutOfcpu Pod was rejected: Node didn't have enough resource: cpu, requested: 500000, used: 0, capacity: "), "{status}");
+}

@@ -100,6 +100,7 @@ async fn serve(config: &Config, paths: &Paths, socket: &std::path::Path, client:
         dns: ClusterDns { server: config.cluster_dns.clone(), domain: config.cluster_domain.clone() },
         recorder: Recorder::new(client.clone(), COMPONENT, COMPONENT).with_host(&node_name),
         services: services.store(),
+        pods: pods.store(),
         capacity: capacity.clone(),
     });
 

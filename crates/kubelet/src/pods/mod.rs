@@ -3,11 +3,13 @@
 //! graceful termination) and reports its status; [`PodManager`] routes the node's pod
 //! watch to the workers and removes what the runtime holds for pods that no longer exist.
 
+pub mod admit;
 pub mod atomic_writer;
 pub mod backoff;
 pub mod container;
 pub mod env;
 pub mod fields;
+pub mod hooks;
 pub mod hosts;
 pub mod image_pull;
 pub mod objects;
@@ -52,6 +54,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Every Service (for the service-link environment variables).
     pub services: Store<Service>,
+    /// The pods bound to this node (for admission).
+    pub pods: Store<Pod>,
     pub capacity: Capacity,
 }
 

@@ -104,7 +104,13 @@ pub async fn run(cri: &Cri, probe: &Probe, container: &Container, container_id: 
     Err("probe has no handler".to_owned())
 }
 
-async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)], https: bool) -> Result<u16, String> {
+pub(super) async fn http_get(
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+    https: bool,
+) -> Result<u16, String> {
     let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
     let mut request = hyper::Request::get(path).header(hyper::header::HOST, format!("{host}:{port}"));
     request = request.header(hyper::header::USER_AGENT, "kube-probe/1.33");

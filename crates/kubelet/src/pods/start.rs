@@ -133,13 +133,28 @@ impl PodWorker {
             }
         };
         context.recorder.record(pod, "Normal", "Created", &format!("Created container: {}", container.name)).await;
-        if let Err(status) = context.cri.runtime().start_container(StartContainerRequest { container_id: id }).await {
+        if let Err(status) =
+            context.cri.runtime().start_container(StartContainerRequest { container_id: id.clone() }).await
+        {
             let message = status.message().to_owned();
             self.hold(&container.name, "RunContainerError", message.clone());
             context.recorder.record(pod, "Warning", "Failed", &format!("Error: {message}")).await;
             return;
         }
         context.recorder.record(pod, "Normal", "Started", &format!("Started container {}", container.name)).await;
+        if let Some(hook) = container.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            let pod_ip = sandbox.ip.clone().unwrap_or_else(|| context.host_ip.clone());
+            let limit = std::time::Duration::from_secs(
+                pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(1) as u64,
+            );
+            if let Err(message) = super::hooks::run(&context.cri, hook, container, &id, &pod_ip, limit).await {
+                let text = format!("PostStartHook failed: {message}");
+                context.recorder.record(pod, "Warning", "FailedPostStartHook", &text).await;
+                let stop = k8s_cri::v1::StopContainerRequest { container_id: id, timeout: 0 };
+                let _ = context.cri.runtime().stop_container(stop).await;
+                return;
+            }
+        }
         self.waiting.remove(&container.name);
         if let Ok(runtime) = runtime_pod(&context.cri, &self.uid).await {
             self.remove_old_instances(&runtime, &container.name, attempt).await;

@@ -22,12 +22,34 @@ impl PodWorker {
             .or(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
             .unwrap_or(DEFAULT_GRACE_SECONDS)
             .max(0);
+        let spec = pod.spec.clone().unwrap_or_default();
+        let pod_ip = runtime.sandbox().and_then(|s| s.ip.clone()).unwrap_or_else(|| self.context.host_ip.clone());
         let stops = runtime.containers.iter().filter(|c| c.running()).map(|instance| {
             let context = self.context.clone();
             let (id, container) = (instance.id.clone(), instance.name.clone());
+            let definition = spec
+                .containers
+                .iter()
+                .chain(spec.init_containers.iter().flatten())
+                .find(|c| c.name == container)
+                .cloned();
+            let pod_ip = pod_ip.clone();
             async move {
                 context.recorder.record(pod, "Normal", "Killing", &format!("Stopping container {container}")).await;
-                let request = StopContainerRequest { container_id: id.clone(), timeout: grace };
+                let started = std::time::Instant::now();
+                // preStop runs first, inside the grace period; the rest of it is for the stop signal.
+                if let Some(definition) = &definition
+                    && let Some(hook) = definition.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref())
+                    && grace > 0
+                {
+                    let limit = std::time::Duration::from_secs(grace as u64);
+                    if let Err(message) = super::hooks::run(&context.cri, hook, definition, &id, &pod_ip, limit).await {
+                        let text = format!("PreStopHook failed: {message}");
+                        context.recorder.record(pod, "Warning", "FailedPreStopHook", &text).await;
+                    }
+                }
+                let left = (grace - started.elapsed().as_secs() as i64).max(2.min(grace));
+                let request = StopContainerRequest { container_id: id.clone(), timeout: left };
                 if let Err(status) = context.cri.runtime().stop_container(request).await {
                     tracing::warn!(container = %id, %status, "stopping a container failed");
                 }

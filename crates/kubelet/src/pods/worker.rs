@@ -111,6 +111,16 @@ impl PodWorker {
             self.context.recorder.record(pod, "Normal", "DeadlineExceeded", &message).await;
             return self.report(pod, status).await;
         }
+        if runtime.sandboxes.is_empty() && reported == "Pending" {
+            let others: Vec<Pod> = self.context.pods.state().iter().map(|p| (**p).clone()).collect();
+            if let Some((reason, message)) = super::admit::reject(pod, &others, &self.context.capacity) {
+                self.context.recorder.record(pod, "Warning", &reason, &message).await;
+                let status = json!({"phase": "Failed", "reason": reason, "message": message,
+                    "hostIP": self.context.host_ip, "hostIPs": [{"ip": self.context.host_ip}],
+                    "startTime": crate::node::now().to_string()});
+                return self.report(pod, status).await;
+            }
+        }
         if !self.prepare_volumes(pod).await {
             let status = self.status(pod, &runtime);
             return self.report(pod, status).await;
