@@ -12,6 +12,7 @@
 
 mod client;
 mod load;
+mod pods;
 mod scale;
 mod server;
 mod server_metrics;
@@ -48,6 +49,9 @@ enum Mode {
     /// kwok's scale targets: N simulated nodes (a separate `krust sim`) Ready, P pods
     /// Running and deleted, and the scheduler's pods/s, with peak memory.
     Scale(scale::ScaleArgs),
+    /// Pod startup on a real node (root, containerd; in network namespaces of its own):
+    /// creation to Ready for batches of pods, p50/p99, and the server's memory.
+    Pods(pods::PodsArgs),
 }
 
 /// The API benchmark (the default mode).
@@ -117,6 +121,8 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.mode {
         Some(Mode::Scale(args)) => runtime.block_on(scale::run(args)),
+        Some(Mode::Pods(args)) if args.is_inside() => runtime.block_on(pods::inside(args)),
+        Some(Mode::Pods(args)) => pods::run(args),
         None => runtime.block_on(run(cli.api)),
     }
 }

@@ -21,11 +21,37 @@ pub struct Server {
 impl Server {
     /// Spawn `krust server` (with `extra_args`) and wait (at most `timeout`) until it
     /// reports its port and its `/readyz` says ok.
+    /// The server runs no node (`--disable-agent`).
     pub async fn start(krust: &Path, log_filter: &str, extra_args: &[&str], timeout: Duration) -> Result<Server> {
         let dir = tempfile::tempdir().context("creating a temp data dir")?;
+        Self::spawn(krust, log_filter, &["--disable-agent"], extra_args, timeout, dir).await
+    }
+
+    /// Like [`Server::start`], but the server is also a real node (the caller runs in a
+    /// network namespace of its own) on the data dir `dir` (prepared, e.g. with images).
+    pub async fn start_node(
+        krust: &Path,
+        log_filter: &str,
+        extra_args: &[&str],
+        timeout: Duration,
+        dir: tempfile::TempDir,
+    ) -> Result<Server> {
+        Self::spawn(krust, log_filter, &[], extra_args, timeout, dir).await
+    }
+
+    async fn spawn(
+        krust: &Path,
+        log_filter: &str,
+        mode: &[&str],
+        extra_args: &[&str],
+        timeout: Duration,
+        dir: tempfile::TempDir,
+    ) -> Result<Server> {
         let spawned = Instant::now();
         let mut child = Command::new(krust)
-            .args(["server", "--disable-agent", "--bind-address", "127.0.0.1", "--secure-port", "0", "--data-dir"])
+            .arg("server")
+            .args(mode)
+            .args(["--bind-address", "127.0.0.1", "--secure-port", "0", "--data-dir"])
             .arg(dir.path())
             .args(extra_args)
             .env("RUST_LOG", log_filter)

@@ -448,3 +448,46 @@ spec:
     });
     assert!(status.starts_with("Failed OutOfcpu Pod was rejected: Node didn't have enough resource: cpu, requested: 500000, used: 0, capacity: "), "{status}");
 }
+
+#[test]
+fn the_kubelet_api_authenticates_authorizes_and_serves_metrics() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    c.ok(&["run", "measured", "--image", BUSYBOX, "--", "sleep", "3600"]);
+    running_pod_ips(&c, "run=measured", 1);
+    let kubelet = |path: &str, auth: &[&str]| {
+        let out = c
+            .in_node("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(c.pki("ca.crt"))
+            .args(auth)
+            .arg(format!("https://{}:10250{path}", support::node::NODE_IP))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.to_owned(), body.to_owned())
+    };
+    let (cert, key) = (c.pki("admin.crt"), c.pki("admin.key"));
+    let admin = ["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
+    let (code, metrics) = eventually(30, || {
+        let (code, body) = kubelet("/metrics", &admin);
+        body.contains("kubelet_pod_start_sli_duration_seconds_count 1").then_some((code, body))
+    });
+    assert_eq!(code, "200");
+    assert!(metrics.contains("# TYPE kubelet_running_pods gauge"), "{metrics}");
+    let (code, pods) = kubelet("/pods", &admin);
+    assert_eq!(code, "200");
+    assert!(pods.contains("\"name\":\"measured\""), "{pods}");
+    assert_eq!(kubelet("/metrics", &[]).0, "401");
+    // A service account may not read the node's metrics.
+    let token = c.ok(&["create", "token", "default"]);
+    let bearer = format!("Authorization: Bearer {}", token.trim());
+    let (code, body) = kubelet("/metrics", &["-H", &bearer]);
+    assert_eq!(code, "403", "{body}");
+    assert!(
+        body.contains("user=system:serviceaccount:default:default, verb=get, resource=nodes, subresource=metrics"),
+        "{body}"
+    );
+    let health = c.in_node("curl").args(["-s", "http://127.0.0.1:10248/healthz"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&health.stdout), "ok");
+}

@@ -101,6 +101,7 @@ async fn serve(config: &Config, paths: &Paths, socket: &std::path::Path, client:
         recorder: Recorder::new(client.clone(), COMPONENT, COMPONENT).with_host(&node_name),
         services: services.store(),
         pods: pods.store(),
+        metrics: Arc::default(),
         capacity: capacity.clone(),
     });
 

@@ -13,6 +13,7 @@ pub mod containerd;
 pub mod cri;
 pub mod error;
 pub mod images;
+pub mod metrics;
 pub mod node;
 pub mod paths;
 pub mod pods;

@@ -54,7 +54,7 @@ impl Cluster {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         node::stage_busybox(dir.path());
-        let netns = node::Netns::create();
+        let netns = node::Netns::create().expect("creating the node's network namespaces");
         let mut args: Vec<String> =
             args.iter().map(|a| a.replace("{dir}", &dir.path().display().to_string())).collect();
         args.extend([
@@ -85,11 +85,7 @@ impl Cluster {
     /// A command run in the node's network namespace (or here, without one).
     pub fn in_node(&self, program: &str) -> Command {
         match &self.netns {
-            Some(netns) => {
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", &netns.node, program]);
-                cmd
-            }
+            Some(netns) => netns.exec(program),
             None => Command::new(program),
         }
     }

@@ -40,8 +40,9 @@ use tokio::sync::watch;
 
 /// How often the runtime is asked for the state of each pod (upstream's PLEG relist period).
 pub const RESYNC: Duration = Duration::from_secs(1);
-/// How often sandboxes of pods that no longer exist are looked for.
-const ORPHAN_SWEEP: Duration = Duration::from_secs(30);
+/// How often sandboxes of pods that no longer exist are looked for (and the running pod
+/// and container gauges refreshed).
+const ORPHAN_SWEEP: Duration = Duration::from_secs(10);
 
 /// What every pod worker of the node shares.
 pub struct Context {
@@ -56,6 +57,7 @@ pub struct Context {
     pub services: Store<Service>,
     /// The pods bound to this node (for admission).
     pub pods: Store<Pod>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub capacity: Capacity,
 }
 
@@ -119,6 +121,20 @@ impl PodManager {
             .map_err(crate::Error::cri("ListPodSandbox"))?
             .into_inner()
             .items;
+        let ready = sandboxes.iter().filter(|s| s.state == runtime_pod::SANDBOX_READY).count();
+        self.context.metrics.running_pods.set(ready as i64);
+        if let Ok(listed) = runtime.list_containers(k8s_cri::v1::ListContainersRequest { filter: None }).await {
+            let containers = listed.into_inner().containers;
+            for (state, code) in [
+                ("created", runtime_pod::CONTAINER_CREATED),
+                ("running", runtime_pod::CONTAINER_RUNNING),
+                ("exited", runtime_pod::CONTAINER_EXITED),
+            ] {
+                self.context
+                    .metrics
+                    .set_containers(state, containers.iter().filter(|c| c.state == code).count() as i64);
+            }
+        }
         for sandbox in sandboxes {
             let Some(uid) = sandbox.labels.get(POD_UID_LABEL) else { continue };
             if known(uid) || self.lock().contains_key(uid) {

@@ -54,6 +54,7 @@ impl PodWorker {
             }
             Ok(Pulled::Now { seconds, size }) => {
                 self.pulls.remove(&container.name);
+                self.pull_seconds += seconds;
                 let took = format!("{seconds:.3}s");
                 let message = format!(
                     "Successfully pulled image \"{image}\" in {took} ({took} including waiting). Image size: {size} bytes."

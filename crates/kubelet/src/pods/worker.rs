@@ -41,6 +41,11 @@ pub struct PodWorker {
     pub(super) messages: HashMap<String, String>,
     /// The containers' probes.
     pub(super) probes: super::probes::Probes,
+    /// When the worker first saw the pod, how long its image pulls took, and whether its
+    /// start was measured.
+    pub(super) first_seen: Instant,
+    pub(super) pull_seconds: f64,
+    start_measured: bool,
     /// The last status reported, and the last FailedMount message.
     last_status: Option<Value>,
     last_mount_error: Option<String>,
@@ -59,6 +64,9 @@ impl PodWorker {
             pulls: HashMap::new(),
             messages: HashMap::new(),
             probes: super::probes::Probes::default(),
+            first_seen: Instant::now(),
+            pull_seconds: 0.0,
+            start_measured: false,
             last_status: None,
             last_mount_error: None,
         }
@@ -169,11 +177,30 @@ impl PodWorker {
         self.read_termination_messages(&runtime);
         let status = self.status(pod, &runtime);
         let terminal = matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
+        self.measure_start(pod, &status);
         self.report(pod, status).await?;
         if terminal {
             self.stop_sandboxes(&runtime).await?;
         }
         Ok(())
+    }
+
+    /// Once every container runs and has started: the pod's start for the SLI (from its
+    /// creation, without image pulls) and from when this node first saw it.
+    fn measure_start(&mut self, pod: &Pod, status: &Value) {
+        if self.start_measured || status["phase"] != "Running" {
+            return;
+        }
+        let statuses = status["containerStatuses"].as_array().cloned().unwrap_or_default();
+        if statuses.is_empty() || !statuses.iter().all(|s| s["started"] == json!(true)) {
+            return;
+        }
+        self.start_measured = true;
+        if let Some(created) = &pod.metadata.creation_timestamp {
+            let since = jiff::Timestamp::now().duration_since(created.0).as_secs_f64();
+            self.context.metrics.pod_start_sli.observe((since - self.pull_seconds).max(0.0));
+        }
+        self.context.metrics.pod_start.observe(self.first_seen.elapsed().as_secs_f64());
     }
 
     /// Start `container` if it never ran, or restart it when it exited and the restart

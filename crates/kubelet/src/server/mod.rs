@@ -109,6 +109,12 @@ async fn handle(
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["healthz"] => text(StatusCode::OK, "ok"),
+        ["metrics"] => {
+            let mut response = text(StatusCode::OK, api.context.metrics.render());
+            let kind = header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+            response.headers_mut().insert(header::CONTENT_TYPE, kind);
+            response
+        }
         ["pods"] | ["pods", ""] => {
             let items: Vec<Pod> = api.pods.state().iter().map(|p| (**p).clone()).collect();
             let list = serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items});
