@@ -114,7 +114,8 @@ async fn credentials(pod: &Pod, image: &str, objects: &mut Objects) -> Vec<AuthC
                     username: field("username"),
                     password: field("password"),
                     auth: field("auth"),
-                    server_address: host.to_owned(),
+                    // Matched to the image's registry here; containerd would compare it
+                    // again as a URL, which a bare `host:port` is not.
                     ..Default::default()
                 });
             }
