@@ -214,3 +214,41 @@ fn restarting_the_server_keeps_containers_and_cleans_up_pods_deleted_meanwhile()
         (held == 1 && pods == 1).then_some(())
     });
 }
+
+#[test]
+fn kubectl_debug_adds_an_ephemeral_container_in_the_targets_process_namespace() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    c.ok(&["run", "target", "--image", BUSYBOX, "--", "sleep", "3600"]);
+    wait_running(&c, "target");
+    c.ok(&[
+        "debug",
+        "target",
+        "--image",
+        BUSYBOX,
+        "--image-pull-policy=IfNotPresent",
+        "--target",
+        "target",
+        "-c",
+        "dbg",
+        "--",
+        "ps",
+    ]);
+    let state = eventually(60, || {
+        let state = c.ok(&[
+            "get",
+            "pod",
+            "target",
+            "-o",
+            "jsonpath={.status.ephemeralContainerStatuses[0].state.terminated.reason}",
+        ]);
+        (!state.is_empty()).then_some(state)
+    });
+    assert_eq!(state, "Completed");
+    let ps = c.ok(&["logs", "target", "-c", "dbg"]);
+    assert!(ps.contains("sleep 3600"), "the debug container sees the target's processes:\n{ps}");
+    // Existing ephemeral containers cannot be changed or removed.
+    let patch = r#"{"spec":{"ephemeralContainers":[]}}"#;
+    let err =
+        c.fails(&["patch", "pod", "target", "--subresource", "ephemeralcontainers", "--type", "merge", "-p", patch]);
+    assert!(err.contains("may not be changed"), "{err}");
+}

@@ -17,11 +17,11 @@ impl Builder<'_> {
         let (kind, gv, scope) = (d.kind, &self.gv, self.scope);
         let path = format!("{}/{}", self.item_path(), sub.name());
         match sub {
-            Subresource::Status | Subresource::Scale => {
-                let (suffix, definition, gvk) = if sub == Subresource::Status {
-                    ("Status", d.definition, self.gvk())
-                } else {
-                    ("Scale", "io.k8s.api.autoscaling.v1.Scale", gvk("autoscaling", "v1", "Scale"))
+            Subresource::Status | Subresource::Scale | Subresource::EphemeralContainers => {
+                let (suffix, definition, gvk) = match sub {
+                    Subresource::Status => ("Status", d.definition, self.gvk()),
+                    Subresource::EphemeralContainers => ("EphemeralContainers", d.definition, self.gvk()),
+                    _ => ("Scale", "io.k8s.api.autoscaling.v1.Scale", gvk("autoscaling", "v1", "Scale")),
                 };
                 let what = format!("{} of the specified", sub.name());
                 let id = format!("read{gv}{scope}{kind}{suffix}");

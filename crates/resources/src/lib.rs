@@ -46,6 +46,8 @@ pub enum Subresource {
     Token,
     /// `namespaces/finalize`: writes only `spec.finalizers`.
     Finalize,
+    /// `pods/ephemeralcontainers`: writes only `spec.ephemeralContainers` (kubectl debug).
+    EphemeralContainers,
 }
 
 impl Subresource {
@@ -63,6 +65,7 @@ impl Subresource {
             Subresource::Proxy => "proxy",
             Subresource::Token => "token",
             Subresource::Finalize => "finalize",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
         }
     }
 }

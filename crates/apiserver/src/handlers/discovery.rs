@@ -26,6 +26,7 @@ fn subresource_info(def: &ResourceDef, sub: Subresource) -> (&'static [&'static 
         Subresource::Proxy => (&["create", "delete", "get", "patch", "update"], ("", "v1", proxy_kind(def))),
         Subresource::Token => (&["create"], ("authentication.k8s.io", "v1", "TokenRequest")),
         Subresource::Finalize => (&["update"], own),
+        Subresource::EphemeralContainers => (&["get", "patch", "update"], own),
     }
 }
 

@@ -94,6 +94,9 @@ async fn serve(state: &ApiServer, def: &'static ResourceDef, call: Call<'_>) -> 
         "" => Subresource::Main,
         "status" if def.has(resources::Subresource::Status) => Subresource::Status,
         "finalize" if def.has(resources::Subresource::Finalize) && info.verb == "update" => Subresource::Finalize,
+        "ephemeralcontainers" if def.has(resources::Subresource::EphemeralContainers) => {
+            Subresource::EphemeralContainers
+        }
         "scale" if def.has(resources::Subresource::Scale) => return super::scale::handle(state, def, ns, &call).await,
         "binding" if def.has(resources::Subresource::Binding) => return bind(state, def, ns, &call).await,
         "eviction" if def.has(resources::Subresource::Eviction) => {

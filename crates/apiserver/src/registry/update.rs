@@ -22,6 +22,8 @@ pub enum Subresource {
     /// `/scale`: a main-resource write of `spec.replicas`, owned in managedFields
     /// under the `scale` subresource.
     Scale,
+    /// `pods/ephemeralcontainers`: only `spec.ephemeralContainers` changes.
+    EphemeralContainers,
 }
 
 /// Why one update attempt failed.
@@ -136,7 +138,17 @@ impl Registry {
         };
         self.admit(&attrs, new, Some(old)).await?;
         // A binding changes only what the scheduler may change, checked by its handler.
-        let errs = if sub == Subresource::Binding { Vec::new() } else { def.strategy.validate_update(new, old) };
+        let errs = match sub {
+            Subresource::Binding => Vec::new(),
+            // Adding ephemeral containers is the one spec change this subresource makes
+            // (checked in prepare); the rest of the pod is validated as unchanged.
+            Subresource::EphemeralContainers => {
+                let mut before = old.clone();
+                before["spec"]["ephemeralContainers"] = new["spec"]["ephemeralContainers"].clone();
+                def.strategy.validate_update(new, &before)
+            }
+            _ => def.strategy.validate_update(new, old),
+        };
         if !errs.is_empty() {
             return Err(ApiError::invalid(def.kind, def.group, name, &errs, subject(def, name)).into());
         }
@@ -225,6 +237,26 @@ impl Registry {
             let finalizers = new.pointer("/spec/finalizers").cloned().unwrap_or(Value::Array(Vec::new()));
             *new = old.clone();
             new["spec"]["finalizers"] = finalizers;
+            return Ok(());
+        }
+        if sub == Subresource::EphemeralContainers {
+            let wanted = new.pointer("/spec/ephemeralContainers").cloned().unwrap_or(Value::Array(Vec::new()));
+            let existing =
+                old.pointer("/spec/ephemeralContainers").and_then(Value::as_array).cloned().unwrap_or_default();
+            // Ephemeral containers can be added, never changed or removed (upstream's rule).
+            for container in &existing {
+                let container_name = &container["name"];
+                if !wanted.as_array().is_some_and(|w| w.iter().any(|c| c == container)) {
+                    let path = resources::FieldPath::new("spec.ephemeralContainers");
+                    let errs = [resources::FieldError::forbidden(
+                        &path,
+                        format!("existing ephemeral containers {container_name} may not be changed"),
+                    )];
+                    return Err(ApiError::invalid(def.kind, def.group, name, &errs, subject(def, name)));
+                }
+            }
+            *new = old.clone();
+            new["spec"]["ephemeralContainers"] = wanted;
             return Ok(());
         }
         if sub == Subresource::Binding {
@@ -340,6 +372,7 @@ pub(super) fn track_managed_fields(
     let fm = match sub {
         Subresource::Status => fm.subresource("status").ignoring(&[&["spec"], &["metadata"]]),
         Subresource::Scale => fm.subresource("scale").ignoring(&[&["status"]]),
+        Subresource::EphemeralContainers => fm.subresource("ephemeralcontainers").ignoring(&[&["status"]]),
         _ if def.has(resources::Subresource::Status) => fm.ignoring(&[&["status"]]),
         _ => fm,
     };

@@ -20,6 +20,7 @@ pub const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
 pub const NAMESPACE_POD: i32 = 0;
 pub const NAMESPACE_CONTAINER: i32 = 1;
 pub const NAMESPACE_NODE: i32 = 2;
+pub const NAMESPACE_TARGET: i32 = 3;
 
 /// The cluster's DNS, for `dnsPolicy: ClusterFirst`.
 #[derive(Clone, Debug)]

@@ -17,6 +17,32 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use std::time::Instant;
 
 impl PodWorker {
+    /// An ephemeral container with a `targetContainerName` joins that container's
+    /// process namespace (`kubectl debug --target`), as upstream's kubelet arranges.
+    async fn join_target(
+        &self,
+        pod: &Pod,
+        container: &Container,
+        mut config: k8s_cri::v1::ContainerConfig,
+    ) -> k8s_cri::v1::ContainerConfig {
+        let target = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.ephemeral_containers.iter().flatten())
+            .find(|e| e.name == container.name)
+            .and_then(|e| e.target_container_name.clone());
+        let Some(target) = target else { return config };
+        let Ok(runtime) = runtime_pod(&self.context.cri, &self.uid).await else { return config };
+        let Some(instance) = runtime.latest_anywhere(&target).filter(|i| i.running()) else { return config };
+        if let Some(options) =
+            config.linux.as_mut().and_then(|l| l.security_context.as_mut()).and_then(|s| s.namespace_options.as_mut())
+        {
+            options.pid = super::sandbox::NAMESPACE_TARGET;
+            options.target_id = instance.id.clone();
+        }
+        config
+    }
+
     fn hold(&mut self, container: &str, reason: &str, message: String) {
         self.waiting.insert(container.to_owned(), Waiting { reason: reason.to_owned(), message });
     }
@@ -112,7 +138,7 @@ impl PodWorker {
         };
         let config = match container_config(pod, container, attempt, env, &files, context.capacity.allocatable_memory())
         {
-            Ok(config) => config,
+            Ok(config) => self.join_target(pod, container, config).await,
             Err(message) => {
                 self.hold(&container.name, "CreateContainerConfigError", message.clone());
                 context.recorder.record(pod, "Warning", "Failed", &format!("Error: {message}")).await;

@@ -231,5 +231,20 @@ pub fn pod_status(inputs: &StatusInputs<'_>) -> Value {
     if !init_statuses.is_empty() {
         status["initContainerStatuses"] = json!(init_statuses);
     }
+    let ephemeral: Vec<Value> =
+        ephemeral_containers(pod).iter().map(|c| container_status(c, inputs, "ContainerCreating")).collect();
+    if !ephemeral.is_empty() {
+        status["ephemeralContainerStatuses"] = json!(ephemeral);
+    }
     status
+}
+
+/// The pod's ephemeral containers (`kubectl debug`) as plain containers: the same fields,
+/// run once, never restarted.
+pub fn ephemeral_containers(pod: &Pod) -> Vec<Container> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.ephemeral_containers.iter().flatten())
+        .filter_map(|e| serde_json::to_value(e).ok().and_then(|v| serde_json::from_value(v).ok()))
+        .collect()
 }

@@ -171,6 +171,11 @@ impl PodWorker {
             for container in &spec.containers {
                 self.keep_running(pod, &runtime, &sandbox, container, false).await;
             }
+            for container in super::status::ephemeral_containers(pod) {
+                if runtime.latest_anywhere(&container.name).is_none() {
+                    self.start_container(pod, &sandbox, &container, 0).await;
+                }
+            }
         }
         let runtime = runtime_pod(&self.context.cri, &self.uid).await?;
         self.probe(pod, &runtime, &sandbox).await;

@@ -27,6 +27,7 @@ pub const DEF: ResourceDef = ResourceDef {
         Subresource::Attach,
         Subresource::PortForward,
         Subresource::Proxy,
+        Subresource::EphemeralContainers,
     ],
     definition: "io.k8s.api.core.v1.Pod",
     strategy: &Typed(PodStrategy),
