@@ -24,7 +24,8 @@
 //! - [`statefulset`]: StatefulSets keep ordered pods with stable names and claims;
 //! - [`daemonset`]: DaemonSets run one pod on every eligible node;
 //! - [`endpoints`], [`endpointslice`]: a selecting Service's Endpoints and EndpointSlices;
-//! - [`node_ipam`]: every node gets a pod range from the cluster CIDR.
+//! - [`node_ipam`]: every node gets a pod range from the cluster CIDR;
+//! - [`local_path`]: the default StorageClass `local-path` and its volumes on nodes.
 //!
 //! Start with [`client`], [`Context`] and [`run`].
 
@@ -39,6 +40,7 @@ pub mod endpointslice;
 pub mod garbagecollector;
 pub mod history;
 pub mod job;
+pub mod local_path;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -146,6 +148,7 @@ pub const CONTROLLERS: &[(&str, Start)] = &[
     ("replicaset-controller", |c| {
         Box::pin(replicaset::run::<k8s_openapi::api::apps::v1::ReplicaSet>(c.client, c.informers))
     }),
+    ("local-path-provisioner", |c| Box::pin(local_path::run(c.client, c.informers))),
     ("replicationcontroller-controller", |c| {
         Box::pin(replicaset::run::<k8s_openapi::api::core::v1::ReplicationController>(c.client, c.informers))
     }),

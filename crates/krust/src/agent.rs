@@ -122,6 +122,7 @@ impl AgentArgs {
                 external_ip: self.node_external_ip,
                 labels: parse_labels(&self.node_labels)?,
                 taints: parse_taints(&self.node_taints)?,
+                storage_root: Some(kubelet::paths::Paths::new(data_dir).storage().display().to_string()),
             },
             container_runtime_endpoint: endpoint,
             max_pods: self.max_pods,

@@ -491,3 +491,65 @@ fn the_kubelet_api_authenticates_authorizes_and_serves_metrics() {
     let health = c.in_node("curl").args(["-s", "http://127.0.0.1:10248/healthz"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&health.stdout), "ok");
 }
+
+#[test]
+fn a_statefulset_gets_local_path_volumes_that_outlive_its_pods() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    eventually(30, || {
+        let class =
+            c.kubectl(&["get", "storageclass", "local-path", "-o", "jsonpath={.provisioner} {.volumeBindingMode}"]);
+        (class.stdout == "rancher.io/local-path WaitForFirstConsumer").then_some(())
+    });
+    let sts = format!(
+        r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: web}}
+spec:
+  serviceName: web
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: {BUSYBOX}
+        command: ["sh", "-c", "echo \"started as $(hostname)\" >> /data/log; exec sleep 3600"]
+        volumeMounts: [{{name: data, mountPath: /data}}]
+  volumeClaimTemplates:
+  - metadata: {{name: data}}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {{requests: {{storage: 1Gi}}}}
+"#
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &sts);
+    eventually(90, || {
+        let phases = c.ok(&["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.phase}"]);
+        (phases == "Running Running").then_some(())
+    });
+    let claims = c.ok(&[
+        "get",
+        "pvc",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.status.phase},{.spec.storageClassName};{end}",
+    ]);
+    assert_eq!(claims, "data-web-0=Bound,local-path;data-web-1=Bound,local-path;");
+    let node = c.ok(&[
+        "get",
+        "pvc",
+        "data-web-0",
+        "-o",
+        "jsonpath={.metadata.annotations.volume\\.kubernetes\\.io/selected-node}",
+    ]);
+    assert_eq!(node, "krust-node");
+    assert_eq!(c.ok(&["exec", "web-0", "--", "cat", "/data/log"]), "started as web-0\n");
+    // The volume outlives the pod: the recreated web-0 finds what its predecessor wrote.
+    c.ok(&["delete", "pod", "web-0"]);
+    eventually(90, || {
+        let log = c.kubectl(&["exec", "web-0", "--", "cat", "/data/log"]).stdout;
+        (log == "started as web-0\nstarted as web-0\n").then_some(())
+    });
+    assert_eq!(c.ok(&["exec", "web-1", "--", "cat", "/data/log"]), "started as web-1\n");
+}

@@ -47,6 +47,11 @@ impl Paths {
         self.root.join("cni/networks")
     }
 
+    /// local-path volumes (the provisioner's directories on this node).
+    pub fn storage(&self) -> PathBuf {
+        self.root.join("storage")
+    }
+
     /// Pod volumes: `pods/<uid>/volumes/<plugin>/<name>`, as upstream's kubelet root.
     pub fn pod_dir(&self, uid: &str) -> PathBuf {
         self.root.join("pods").join(uid)

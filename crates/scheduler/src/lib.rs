@@ -12,7 +12,8 @@
 //! - [`queue`]: active pods (highest priority first, then earliest queued), per-pod backoff, and the unschedulable set retried when the
 //!   cluster changes;
 //! - [`scheduler`]: the watches, the loop, binding through `pods/binding` in the background;
-//! - [`report`]: the `PodScheduled=False` condition and the scheduling Events.
+//! - [`report`]: the `PodScheduled=False` condition and the scheduling Events;
+//! - [`volume_binding`]: claims that wait for a consumer get the chosen node before binding.
 //!
 //! Start with [`client`] and [`run`].
 
@@ -26,6 +27,7 @@ pub mod quantity;
 pub mod queue;
 pub mod report;
 pub mod scheduler;
+pub mod volume_binding;
 
 use std::future::Future;
 

@@ -309,6 +309,11 @@ impl Scheduler {
 
     /// Bind the assumed `pod` to `node`; a refusal forgets the assumption.
     async fn bind(&self, key: &PodKey, pod: Arc<Pod>, node: String) -> Outcome {
+        if let Err(reason) = crate::volume_binding::pre_bind(&self.client, &pod, &node).await {
+            self.lock_cache().forget(key);
+            tracing::warn!(namespace = %key.0, pod = %key.1, %reason, "binding the pod's volumes failed; will retry");
+            return Outcome::Failed;
+        }
         let binding = json!({
             "apiVersion": "v1",
             "kind": "Binding",

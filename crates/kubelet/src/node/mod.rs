@@ -31,7 +31,13 @@ pub struct NodeConfig {
     pub external_ip: Option<IpAddr>,
     pub labels: BTreeMap<String, String>,
     pub taints: Vec<Taint>,
+    /// Where this node keeps local-path volumes (announced in the Node annotation the
+    /// provisioner reads).
+    pub storage_root: Option<String>,
 }
+
+/// The Node annotation that announces [`NodeConfig::storage_root`].
+pub const STORAGE_ROOT_ANNOTATION: &str = "local-path.krust.dev/root";
 
 /// The Node object to register, without status.
 pub fn node_object(config: &NodeConfig) -> Node {
@@ -46,6 +52,10 @@ pub fn node_object(config: &NodeConfig) -> Node {
     for (key, value) in &config.labels {
         labels[key] = Value::String(value.clone());
     }
+    let mut annotations = json!({"node.alpha.kubernetes.io/ttl": "0"});
+    if let Some(root) = &config.storage_root {
+        annotations[STORAGE_ROOT_ANNOTATION] = json!(root);
+    }
     let mut spec = json!({});
     if !config.taints.is_empty() {
         spec["taints"] = serde_json::to_value(&config.taints).expect("taints serialize");
@@ -53,7 +63,7 @@ pub fn node_object(config: &NodeConfig) -> Node {
     serde_json::from_value(json!({
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": config.name, "labels": labels, "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+        "metadata": {"name": config.name, "labels": labels, "annotations": annotations},
         "spec": spec,
     }))
     .expect("a Node")
@@ -177,6 +187,7 @@ mod tests {
                 effect: "NoSchedule".into(),
                 time_added: None,
             }],
+            storage_root: None,
         }
     }
 

@@ -54,7 +54,13 @@ pub async fn prepare(
     let mut prepared = HashMap::new();
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
         let dir = |plugin: &str| root.join(format!("kubernetes.io~{plugin}")).join(&volume.name);
-        let path = if let Some(host) = &volume.host_path {
+        let claimed = match &volume.persistent_volume_claim {
+            Some(claim) => Some(claimed_path(inputs.client, pod, &claim.claim_name).await?),
+            None => None,
+        };
+        let path = if let Some(path) = claimed {
+            path
+        } else if let Some(host) = &volume.host_path {
             let path = PathBuf::from(&host.path);
             if matches!(host.type_.as_deref(), Some("DirectoryOrCreate")) {
                 std::fs::create_dir_all(&path).map_err(|e| Missing(format!("hostPath {}: {e}", host.path)))?;
@@ -82,6 +88,34 @@ pub async fn prepare(
         prepared.insert(volume.name.clone(), path);
     }
     Ok(prepared)
+}
+
+/// The directory of the volume bound to claim `name` (a hostPath or local volume on this
+/// node, created if missing); an error while the claim is unbound.
+async fn claimed_path(client: &kube::Client, pod: &Pod, name: &str) -> Result<PathBuf, Missing> {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
+    let claim = claims
+        .get_opt(name)
+        .await
+        .map_err(|e| Missing(format!("persistentvolumeclaim \"{name}\": {e}")))?
+        .ok_or_else(|| Missing(format!("persistentvolumeclaim \"{name}\" not found")))?;
+    let volume_name = claim.spec.and_then(|s| s.volume_name).filter(|v| !v.is_empty());
+    let Some(volume_name) = volume_name else {
+        return Err(Missing(format!("persistentvolumeclaim \"{name}\" is not bound")));
+    };
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    let volume =
+        volumes.get(&volume_name).await.map_err(|e| Missing(format!("persistentvolume \"{volume_name}\": {e}")))?;
+    let spec = volume.spec.unwrap_or_default();
+    let path = spec
+        .host_path
+        .map(|h| h.path)
+        .or(spec.local.map(|l| l.path))
+        .ok_or_else(|| Missing(format!("persistentvolume \"{volume_name}\" is neither hostPath nor local")))?;
+    std::fs::create_dir_all(&path).map_err(|e| Missing(format!("creating {path}: {e}")))?;
+    Ok(PathBuf::from(path))
 }
 
 fn ensure_empty_dir(path: &std::path::Path, memory: bool, size: Option<&str>) -> std::io::Result<()> {

@@ -133,6 +133,8 @@ fn component_roles() -> Vec<ClusterRole> {
                 rule(READ).groups(&["apps"]).resources(&["statefulsets"]).build(),
                 rule(READ).groups(&["policy"]).resources(&["poddisruptionbudgets"]).build(),
                 rule(READ).groups(&[""]).resources(&["persistentvolumeclaims", "persistentvolumes"]).build(),
+                rule(&["patch", "update"]).groups(&[""]).resources(&["persistentvolumeclaims"]).build(),
+                rule(READ).groups(&["storage.k8s.io"]).resources(&["storageclasses"]).build(),
                 token_review(),
                 access_review(),
                 rule(READ).groups(&["storage.k8s.io"]).resources(&["csinodes"]).build(),

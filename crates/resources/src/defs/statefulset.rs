@@ -103,7 +103,24 @@ fn validate_spec(spec: &StatefulSetSpec, path: &FieldPath) -> Vec<FieldError> {
     errs.extend(nonnegative(spec.min_ready_seconds.map(i64::from), &path.child("minReadySeconds")));
     errs.extend(validate_required_selector(&spec.selector, &path.child("selector")));
     let template_path = path.child("template");
-    errs.extend(validate_controller_template(&spec.template, &spec.selector, &template_path));
+    // The claim templates become the pods' volumes, so mounts may name them.
+    let mut template = spec.template.clone();
+    for claim in spec.volume_claim_templates.iter().flatten() {
+        let name = claim.metadata.name.clone().unwrap_or_default();
+        let pod_spec = template.spec.get_or_insert_default();
+        let volumes = pod_spec.volumes.get_or_insert_default();
+        if !volumes.iter().any(|v| v.name == name) {
+            volumes.push(k8s_openapi::api::core::v1::Volume {
+                name: name.clone(),
+                persistent_volume_claim: Some(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                    claim_name: name,
+                    read_only: None,
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    errs.extend(validate_controller_template(&template, &spec.selector, &template_path));
     if active_deadline(&spec.template).is_some() {
         errs.push(FieldError::forbidden(
             &template_path.child("spec").child("activeDeadlineSeconds"),
