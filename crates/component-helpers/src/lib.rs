@@ -1,6 +1,10 @@
 //! Pod-placement predicates that the scheduler and the controllers (DaemonSet, taint
 //! eviction) must agree on, as upstream keeps them in `component-helpers/scheduling/corev1`:
-//! whether a toleration tolerates a taint, and whether a node matches a node selector term.
+//! whether a toleration tolerates a taint, and whether a node matches a node selector term;
+//! and how resource [`quantity`] strings count (the scheduler's fit and the kubelet's
+//! admission and cgroup limits must agree on them).
+
+pub mod quantity;
 
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration};
 use std::collections::BTreeMap;

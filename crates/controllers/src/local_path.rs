@@ -2,7 +2,8 @@
 //! default StorageClass `local-path` (`WaitForFirstConsumer`, reclaim `Delete`), and for
 //! every claim of that class the scheduler has given a node (annotation
 //! `volume.kubernetes.io/selected-node`), a PersistentVolume on a directory of that node
-//! (under the root its kubelet announces in the Node annotation [`ROOT_ANNOTATION`]),
+//! (under the root its kubelet announces in the Node annotation [`ROOT_ANNOTATION`], else
+//! [`DEFAULT_ROOT`]),
 //! bound to the claim. The node's kubelet creates the directory when a pod mounts it.
 
 use crate::{Error, FIELD_MANAGER};
@@ -22,6 +23,9 @@ pub const CLASS: &str = "local-path";
 pub const PROVISIONER: &str = "rancher.io/local-path";
 /// The Node annotation under which a kubelet says where local volumes live.
 pub const ROOT_ANNOTATION: &str = "local-path.krust.dev/root";
+/// The root for nodes that announce none (simulated nodes, other kubelets): the default
+/// data dir's, as upstream's provisioner has one default path for unlisted nodes.
+pub const DEFAULT_ROOT: &str = "/var/lib/krust/agent/storage";
 /// The claim annotation through which the scheduler names the claim's node.
 pub const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 
@@ -103,11 +107,8 @@ impl Reconciler for LocalPath {
             return Ok(Action::Done);
         }
         let Some(node_name) = claim.annotations().get(SELECTED_NODE).cloned() else { return Ok(Action::Done) };
-        let Some(root) =
-            self.nodes.get(&ObjectRef::new(&node_name)).and_then(|n| n.annotations().get(ROOT_ANNOTATION).cloned())
-        else {
-            return Ok(Action::Done);
-        };
+        let Some(node) = self.nodes.get(&ObjectRef::new(&node_name)) else { return Ok(Action::Done) };
+        let root = node.annotations().get(ROOT_ANNOTATION).cloned().unwrap_or_else(|| DEFAULT_ROOT.to_owned());
         let pv_name = volume_name(&claim);
         let size = spec
             .resources

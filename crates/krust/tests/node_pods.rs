@@ -553,3 +553,48 @@ spec:
     });
     assert_eq!(c.ok(&["exec", "web-1", "--", "cat", "/data/log"]), "started as web-1\n");
 }
+
+#[test]
+fn imported_images_run_and_sidecars_serve_their_pod() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    // `krust image import` loads an archive into the running node's containerd.
+    let archive = c.dir.path().join("tools.tar");
+    let image = kubelet::images::busybox::image("example.com/tools:2.0", std::path::Path::new(kubelet::images::busybox::BUSYBOX)).unwrap();
+    std::fs::write(&archive, image.archive().unwrap()).unwrap();
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_krust"))
+        .args(["image", "import", "--data-dir"])
+        .arg(c.dir.path())
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let images = c.ok(&["get", "node", "krust-node", "-o", "jsonpath={.status.images[*].names}"]);
+    assert!(images.contains("docker.io/library/busybox:1.36"), "{images}");
+
+    // A sidecar (a restartable init container) starts first and keeps running beside the
+    // main container, which reaches it on localhost.
+    let pod = r#"apiVersion: v1
+kind: Pod
+metadata: {name: with-sidecar}
+spec:
+  initContainers:
+  - name: sidecar
+    image: example.com/tools:2.0
+    restartPolicy: Always
+    command: ["sh", "-c", "echo from-sidecar > /tmp/index.html; exec httpd -f -p 9000 -h /tmp"]
+  containers:
+  - name: main
+    image: example.com/tools:2.0
+    command: ["sh", "-c", "until wget -qO- http://127.0.0.1:9000/ > /tmp/got; do sleep 0.2; done; exec sleep 3600"]
+"#;
+    c.ok_stdin(&["apply", "-f", "-"], pod);
+    eventually(60, || {
+        let ready = c.ok(&["get", "pod", "with-sidecar", "-o", r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#]);
+        (ready == "True").then_some(())
+    });
+    let table = c.ok(&["get", "pod", "with-sidecar"]);
+    assert!(table.contains("2/2") && table.contains("Running"), "{table}");
+    assert_eq!(c.ok(&["exec", "with-sidecar", "-c", "main", "--", "cat", "/tmp/got"]), "from-sidecar\n");
+    let sidecar = c.ok(&["get", "pod", "with-sidecar", "-o", "jsonpath={.status.initContainerStatuses[0].started} {.status.initContainerStatuses[0].state.running.startedAt}"]);
+    assert!(sidecar.starts_with("true 20"), "{sidecar}");
+}

@@ -191,16 +191,7 @@ fn restarting_the_server_keeps_containers_and_cleans_up_pods_deleted_meanwhile()
     c.stop_and_restart(&["--disable-agent"]);
     c.ok(&["delete", "pod", "goner", "--grace-period=0", "--force"]);
     c.stop_and_restart(&[]);
-    eventually(60, || {
-        let ready = c.kubectl(&[
-            "get",
-            "node",
-            "krust-node",
-            "-o",
-            r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#,
-        ]);
-        (ready.stdout == "True").then_some(())
-    });
+    c.wait_for_ready_node();
     assert_eq!(id(&c), before, "the container was adopted, not restarted");
     assert_eq!(c.ok(&["get", "pod", "keeper", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"]), "0");
     assert_eq!(c.ok(&["exec", "keeper", "--", "echo", "still here"]), "still here\n");

@@ -2,7 +2,7 @@
 //! the cluster state one scheduling cycle sees ([`Snapshot`]), and the two plugin kinds
 //! ([`FilterPlugin`] keeps or drops a node, [`ScorePlugin`] ranks the nodes that are left).
 
-use crate::quantity::{parse_milli, parse_units};
+use component_helpers::quantity::{parse_milli, parse_units};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use std::collections::BTreeMap;

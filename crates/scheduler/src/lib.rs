@@ -23,7 +23,6 @@ pub mod framework;
 pub mod nominator;
 pub mod plugins;
 pub mod preemption;
-pub mod quantity;
 pub mod queue;
 pub mod report;
 pub mod scheduler;

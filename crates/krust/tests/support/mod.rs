@@ -69,7 +69,8 @@ impl Cluster {
         Some(cluster)
     }
 
-    fn wait_for_ready_node(&self) {
+    /// Wait until the node reports Ready.
+    pub fn wait_for_ready_node(&self) {
         eventually(60, || {
             let ready = self.kubectl(&[
                 "get",

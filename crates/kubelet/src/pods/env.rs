@@ -3,7 +3,7 @@
 //! `$(VAR)` references to earlier variables (`$$` escapes). Keys that are not valid
 //! variable names are skipped, as upstream's kubelet skips them (with an event there).
 
-use super::fields::{field_ref, resource_field_ref};
+use super::fields::Downward;
 use super::objects::{Missing, Objects};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::collections::HashMap;
@@ -12,10 +12,7 @@ use std::collections::HashMap;
 pub struct EnvInputs<'a> {
     pub pod: &'a Pod,
     pub service_env: &'a [(String, String)],
-    pub pod_ips: &'a [String],
-    pub host_ip: &'a str,
-    pub node_cpu_millis: u64,
-    pub node_memory: u64,
+    pub downward: Downward<'a>,
 }
 
 /// The environment of `container`, or why it cannot be built (upstream's
@@ -55,10 +52,9 @@ pub async fn container_env(
             expand(value, &known)
         } else if let Some(from) = &var.value_from {
             if let Some(selector) = &from.field_ref {
-                field_ref(inputs.pod, selector, inputs.pod_ips, inputs.host_ip).map_err(Missing)?
+                inputs.downward.field(inputs.pod, selector).map_err(Missing)?
             } else if let Some(selector) = &from.resource_field_ref {
-                resource_field_ref(inputs.pod, &container.name, selector, inputs.node_cpu_millis, inputs.node_memory)
-                    .map_err(Missing)?
+                inputs.downward.resource(inputs.pod, &container.name, selector).map_err(Missing)?
             } else if let Some(key) = &from.config_map_key_ref {
                 let optional = key.optional.unwrap_or(false);
                 match objects.required_config_map(&key.name, optional).await?.and_then(|d| d.get(&key.key).cloned()) {

@@ -5,13 +5,34 @@ use k8s_openapi::api::core::v1::{ObjectFieldSelector, Pod, ResourceFieldSelector
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
 
+/// What the downward API reads besides the pod: its addresses (maybe newer than its
+/// status) and the node's allocatable (the default of a missing limit).
+pub struct Downward<'a> {
+    pub pod_ips: &'a [String],
+    pub host_ip: &'a str,
+    pub node_cpu_millis: u64,
+    pub node_memory: u64,
+}
+
+impl Downward<'_> {
+    /// `fieldRef` of `pod`.
+    pub fn field(&self, pod: &Pod, selector: &ObjectFieldSelector) -> Result<String, String> {
+        field_ref(pod, selector, self.pod_ips, self.host_ip)
+    }
+
+    /// `resourceFieldRef` of `pod`, for `default_container` when the selector names none.
+    pub fn resource(
+        &self,
+        pod: &Pod,
+        default_container: &str,
+        selector: &ResourceFieldSelector,
+    ) -> Result<String, String> {
+        resource_field_ref(pod, default_container, selector, self.node_cpu_millis, self.node_memory)
+    }
+}
+
 /// The value of `fieldRef` for `pod`, whose IPs may be newer than its status says.
-pub fn field_ref(
-    pod: &Pod,
-    selector: &ObjectFieldSelector,
-    pod_ips: &[String],
-    host_ip: &str,
-) -> Result<String, String> {
+fn field_ref(pod: &Pod, selector: &ObjectFieldSelector, pod_ips: &[String], host_ip: &str) -> Result<String, String> {
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let path = selector.field_path.as_str();
@@ -53,7 +74,7 @@ fn format_map(map: &Option<BTreeMap<String, String>>) -> String {
 /// The value of `resourceFieldRef` for the container it names (or `default_container`),
 /// divided by its divisor and rounded up, as upstream's. A missing limit is the node's
 /// allocatable (`node_cpu_millis`, `node_memory`).
-pub fn resource_field_ref(
+fn resource_field_ref(
     pod: &Pod,
     default_container: &str,
     selector: &ResourceFieldSelector,
@@ -102,35 +123,12 @@ pub fn cpu_millis(quantity: &Quantity) -> u64 {
 }
 
 fn quantity_millis(text: &str) -> u64 {
-    match text.strip_suffix('m') {
-        Some(millis) => millis.parse().unwrap_or(0),
-        None => (text.parse::<f64>().unwrap_or(0.0) * 1000.0).ceil() as u64,
-    }
+    component_helpers::quantity::parse_milli(text).unwrap_or(0).max(0) as u64
 }
 
 /// Bytes of a memory quantity (`128Mi`, `1G`, `1000`).
 pub fn quantity_bytes(text: &str) -> u64 {
-    const SUFFIXES: [(&str, f64); 13] = [
-        ("Ki", 1024.0),
-        ("Mi", 1048576.0),
-        ("Gi", 1073741824.0),
-        ("Ti", 1099511627776.0),
-        ("Pi", 1125899906842624.0),
-        ("Ei", 1152921504606846976.0),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-        ("m", 1e-3),
-    ];
-    for (suffix, factor) in SUFFIXES {
-        if let Some(number) = text.strip_suffix(suffix) {
-            return (number.parse::<f64>().unwrap_or(0.0) * factor).ceil() as u64;
-        }
-    }
-    text.parse::<f64>().map(|n| n.ceil() as u64).unwrap_or(0)
+    component_helpers::quantity::parse_units(text).unwrap_or(0).max(0) as u64
 }
 
 #[cfg(test)]

@@ -61,6 +61,18 @@ pub struct Context {
     pub capacity: Capacity,
 }
 
+impl Context {
+    /// The downward API's view of a pod at `pod_ips` on this node.
+    pub fn downward<'a>(&'a self, pod_ips: &'a [String]) -> fields::Downward<'a> {
+        fields::Downward {
+            pod_ips,
+            host_ip: &self.host_ip,
+            node_cpu_millis: self.capacity.allocatable_millicpu(),
+            node_memory: self.capacity.allocatable_memory(),
+        }
+    }
+}
+
 /// Routes pod changes to per-pod workers.
 pub struct PodManager {
     context: Arc<Context>,

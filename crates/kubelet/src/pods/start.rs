@@ -108,14 +108,7 @@ impl PodWorker {
         let enable_links = pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true);
         let links = service_env(&services, namespace(pod), enable_links);
         let pod_ips: Vec<String> = sandbox.ip.iter().cloned().collect();
-        let inputs = EnvInputs {
-            pod,
-            service_env: &links,
-            pod_ips: &pod_ips,
-            host_ip: &context.host_ip,
-            node_cpu_millis: context.capacity.allocatable_millicpu(),
-            node_memory: context.capacity.allocatable_memory(),
-        };
+        let inputs = EnvInputs { pod, service_env: &links, downward: context.downward(&pod_ips) };
         let env = match container_env(container, &inputs, &mut objects).await {
             Ok(env) => env,
             Err(missing) => {

@@ -6,7 +6,7 @@
 //! when 80% of their lifetime has passed.
 
 use super::atomic_writer::{self, File};
-use super::fields::{field_ref, resource_field_ref};
+use super::fields::Downward;
 use super::objects::{Missing, Objects};
 use crate::paths::Paths;
 use k8s_openapi::api::authentication::v1::TokenRequest;
@@ -36,10 +36,7 @@ pub struct VolumeState {
 pub struct VolumeInputs<'a> {
     pub client: &'a kube::Client,
     pub paths: &'a Paths,
-    pub pod_ips: &'a [String],
-    pub host_ip: &'a str,
-    pub node_cpu_millis: u64,
-    pub node_memory: u64,
+    pub downward: Downward<'a>,
 }
 
 /// Set up (or refresh) every volume of `pod`; returns each volume's host path by name.
@@ -203,10 +200,10 @@ fn downward_value(
     inputs: &VolumeInputs<'_>,
 ) -> Result<String, Missing> {
     if let Some(field) = field {
-        return field_ref(pod, field, inputs.pod_ips, inputs.host_ip).map_err(Missing);
+        return inputs.downward.field(pod, field).map_err(Missing);
     }
     if let Some(resource) = resource {
-        return resource_field_ref(pod, "", resource, inputs.node_cpu_millis, inputs.node_memory).map_err(Missing);
+        return inputs.downward.resource(pod, "", resource).map_err(Missing);
     }
     Ok(String::new())
 }

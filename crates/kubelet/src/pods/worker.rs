@@ -310,14 +310,8 @@ impl PodWorker {
         }
         let pod_ips = pod_ips_of(pod);
         let context = self.context.clone();
-        let inputs = VolumeInputs {
-            client: &context.client,
-            paths: &context.paths,
-            pod_ips: &pod_ips,
-            host_ip: &context.host_ip,
-            node_cpu_millis: context.capacity.allocatable_millicpu(),
-            node_memory: context.capacity.allocatable_memory(),
-        };
+        let inputs =
+            VolumeInputs { client: &context.client, paths: &context.paths, downward: context.downward(&pod_ips) };
         let mut objects = Objects::new(context.client.clone(), namespace(pod));
         match volumes::prepare(pod, &inputs, &mut objects, &mut self.volume_state).await {
             Ok(paths) => {
