@@ -559,7 +559,11 @@ fn imported_images_run_and_sidecars_serve_their_pod() {
     let Some(c) = Cluster::start_node(&[]) else { return };
     // `krust image import` loads an archive into the running node's containerd.
     let archive = c.dir.path().join("tools.tar");
-    let image = kubelet::images::busybox::image("example.com/tools:2.0", std::path::Path::new(kubelet::images::busybox::BUSYBOX)).unwrap();
+    let image = kubelet::images::busybox::image(
+        "example.com/tools:2.0",
+        std::path::Path::new(kubelet::images::busybox::BUSYBOX),
+    )
+    .unwrap();
     std::fs::write(&archive, image.archive().unwrap()).unwrap();
     let import = std::process::Command::new(env!("CARGO_BIN_EXE_krust"))
         .args(["image", "import", "--data-dir"])
@@ -589,7 +593,8 @@ spec:
 "#;
     c.ok_stdin(&["apply", "-f", "-"], pod);
     eventually(60, || {
-        let ready = c.ok(&["get", "pod", "with-sidecar", "-o", r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#]);
+        let ready =
+            c.ok(&["get", "pod", "with-sidecar", "-o", r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#]);
         (ready == "True").then_some(())
     });
     let table = c.ok(&["get", "pod", "with-sidecar"]);
