@@ -479,6 +479,14 @@ fn the_kubelet_api_authenticates_authorizes_and_serves_metrics() {
     assert_eq!(code, "200");
     assert!(pods.contains("\"name\":\"measured\""), "{pods}");
     assert_eq!(kubelet("/metrics", &[]).0, "401");
+    let (code, summary) = kubelet("/stats/summary", &admin);
+    assert_eq!(code, "200");
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["node"]["nodeName"], "krust-node");
+    assert!(summary["node"]["memory"]["availableBytes"].as_u64().unwrap() > 0, "{summary}");
+    let measured = summary["pods"].as_array().unwrap().iter().find(|p| p["podRef"]["name"] == "measured").cloned();
+    let measured = measured.unwrap_or_else(|| panic!("no stats for the pod: {summary}"));
+    assert!(measured["memory"]["workingSetBytes"].as_u64().unwrap() > 0, "{measured}");
     // A service account may not read the node's metrics.
     let token = c.ok(&["create", "token", "default"]);
     let bearer = format!("Authorization: Bearer {}", token.trim());

@@ -210,7 +210,14 @@ async fn heartbeat(
                 ready_since = node::now();
                 was_ready = Some(is_ready);
             }
-            let observed = Observed { capacity, runtime_version, ready, images: node::images(cri).await, ready_since };
+            let observed = Observed {
+                capacity,
+                runtime_version,
+                ready,
+                images: node::images(cri).await,
+                ready_since,
+                pressure: node::machine::Pressure::now(&config.data_dir),
+            };
             if let Err(error) =
                 node::report_status(client, &config.node, node::node_status(&config.node, &observed)).await
             {

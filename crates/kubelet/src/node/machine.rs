@@ -61,6 +61,38 @@ impl Capacity {
     }
 }
 
+/// Which resources the node is short of, by upstream's default hard eviction thresholds
+/// (`memory.available<100Mi`, `nodefs.available<10%`, and PIDs over 90% of `pid_max`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pressure {
+    pub memory: bool,
+    pub disk: bool,
+    pub pid: bool,
+}
+
+impl Pressure {
+    /// The machine's pressure now, its disk measured where `data_dir` is.
+    pub fn now(data_dir: &Path) -> Pressure {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let available_ki = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+        let disk = nix::sys::statvfs::statvfs(data_dir)
+            .map(|fs| fs.blocks() > 0 && fs.blocks_available() * 10 < fs.blocks())
+            .unwrap_or(false);
+        let pid_max =
+            std::fs::read_to_string("/proc/sys/kernel/pid_max").ok().and_then(|m| m.trim().parse::<u64>().ok());
+        let pids = std::fs::read_dir("/proc")
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().parse::<u64>().is_ok()).count() as u64);
+        Pressure {
+            memory: available_ki.is_some_and(|kib| kib < RESERVED_MEMORY_KI),
+            disk,
+            pid: matches!((pid_max, pids), (Some(max), Ok(count)) if count * 10 > max * 9),
+        }
+    }
+}
+
 fn mem_total_ki(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

@@ -113,6 +113,7 @@ pub struct Observed<'a> {
     pub ready: std::result::Result<(), String>,
     pub images: Vec<Value>,
     pub ready_since: Timestamp,
+    pub pressure: machine::Pressure,
 }
 
 /// The node's status now.
@@ -137,9 +138,21 @@ pub fn node_status(config: &NodeConfig, observed: &Observed<'_>) -> Value {
         "capacity": observed.capacity.capacity(),
         "allocatable": observed.capacity.allocatable(),
         "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            if observed.pressure.memory {
+                condition("MemoryPressure", "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")
+            } else {
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available")
+            },
+            if observed.pressure.disk {
+                condition("DiskPressure", "True", "KubeletHasDiskPressure", "kubelet has disk pressure")
+            } else {
+                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure")
+            },
+            if observed.pressure.pid {
+                condition("PIDPressure", "True", "KubeletHasInsufficientPID", "kubelet has insufficient PID available")
+            } else {
+                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available")
+            },
             ready,
         ],
         "addresses": addresses,
@@ -205,6 +218,7 @@ mod tests {
             ready: Err("no network".into()),
             images: vec![],
             ready_since: now(),
+            pressure: machine::Pressure::default(),
         };
         let status = node_status(&config(), &observed);
         assert_eq!(status["addresses"][0], json!({"type": "InternalIP", "address": "172.30.0.2"}));

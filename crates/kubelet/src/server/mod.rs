@@ -1,10 +1,12 @@
 //! The kubelet API on `:10250` (HTTPS with a certificate from the cluster CA; callers
-//! authenticated and authorized by [`auth`]): `/healthz`, `/pods` (the pods bound to this
-//! node) and `/containerLogs` ([`logs`]); and `/healthz` in plain HTTP on
+//! authenticated and authorized by [`auth`]): `/healthz`, `/metrics`, `/stats/summary`
+//! ([`stats`]), `/pods` (the pods bound to this node), `/containerLogs` ([`logs`]) and the
+//! streams ([`stream`]); and `/healthz` in plain HTTP on
 //! `127.0.0.1:10248`, as upstream's kubelet serves it.
 
 pub mod auth;
 pub mod logs;
+pub mod stats;
 pub mod stream;
 
 use crate::pods::Context;
@@ -113,6 +115,12 @@ async fn handle(
             let mut response = text(StatusCode::OK, api.context.metrics.render());
             let kind = header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
             response.headers_mut().insert(header::CONTENT_TYPE, kind);
+            response
+        }
+        ["stats", "summary"] => {
+            let summary = stats::summary(&api).await;
+            let mut response = Response::new(Body::from(summary.to_string()));
+            response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
             response
         }
         ["pods"] | ["pods", ""] => {
