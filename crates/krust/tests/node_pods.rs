@@ -611,3 +611,20 @@ spec:
     let sidecar = c.ok(&["get", "pod", "with-sidecar", "-o", "jsonpath={.status.initContainerStatuses[0].started} {.status.initContainerStatuses[0].state.running.startedAt}"]);
     assert!(sidecar.starts_with("true 20"), "{sidecar}");
 }
+
+#[test]
+fn a_cronjob_runs_real_containers_on_schedule() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    c.ok(&["create", "cronjob", "tick", "--image", BUSYBOX, "--schedule", "* * * * *", "--", "sh", "-c", "echo tick"]);
+    // The next minute starts a Job whose pod runs to completion.
+    let job = eventually(100, || {
+        let jobs = c.ok(&["get", "jobs", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.succeeded};{end}"]);
+        jobs.split(';')
+            .find(|j| j.starts_with("tick-") && j.ends_with("=1"))
+            .map(|j| j.trim_end_matches("=1").to_owned())
+    });
+    let pod = c.ok(&["get", "pods", "-l", &format!("job-name={job}"), "-o", "jsonpath={.items[0].metadata.name}"]);
+    assert_eq!(c.ok(&["logs", &pod]), "tick\n");
+    let last = c.ok(&["get", "cronjob", "tick", "-o", "jsonpath={.status.lastSuccessfulTime}"]);
+    assert!(!last.is_empty(), "the CronJob records its success");
+}

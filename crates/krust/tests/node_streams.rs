@@ -58,18 +58,22 @@ fn exec_cp_attach_and_run_work_over_websocket_and_spdy() {
             exec(&c, env, &["exec", "-i", "shell", "--", "sh", "-c", "cat; echo done"], Some("piped\n"));
         assert_eq!((code, out.as_str()), (0, "piped\ndone\n"), "{env:?}");
     }
-    // A terminal: `script` gives kubectl one.
+    // A terminal: `script` gives kubectl one, of a known size that reaches the container.
     let run = c
         .in_node("script")
         .args([
             "-qec",
-            &format!("kubectl --kubeconfig {} exec -it shell -- sh -c 'tty; exit 4'", c.kubeconfig().display()),
+            &format!(
+                "stty cols 97 rows 31; kubectl --kubeconfig {} exec -it shell -- sh -c 'tty; sleep 1; stty size; exit 4'",
+                c.kubeconfig().display()
+            ),
         ])
         .arg("/dev/null")
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&run.stdout);
     assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("31 97"), "the terminal size was not passed on: {out}");
     assert_eq!(run.status.code(), Some(4), "{out}");
 
     // kubectl cp, both ways (tar over exec).
