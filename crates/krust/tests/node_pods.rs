@@ -628,3 +628,79 @@ fn a_cronjob_runs_real_containers_on_schedule() {
     let last = c.ok(&["get", "cronjob", "tick", "-o", "jsonpath={.status.lastSuccessfulTime}"]);
     assert!(!last.is_empty(), "the CronJob records its success");
 }
+
+#[test]
+fn traffic_leaving_the_cluster_is_masqueraded_and_containerd_is_restarted_if_it_dies() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    let netns = c.netns.as_ref().unwrap();
+    // An echo server outside the cluster: in the client namespace, printing the caller.
+    let www = c.dir.path().join("outside");
+    std::fs::create_dir_all(www.join("cgi-bin")).unwrap();
+    let script = www.join("cgi-bin/ip");
+    std::fs::write(&script, "#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut outside = std::process::Command::new("ip")
+        .args(["netns", "exec", &netns.client, "busybox", "httpd", "-f", "-p", "8080", "-h"])
+        .arg(&www)
+        .spawn()
+        .unwrap();
+    c.ok(&["run", "client", "--image", BUSYBOX, "--", "sleep", "3600"]);
+    eventually(60, || (c.ok(&["get", "pod", "client", "-o", "jsonpath={.status.phase}"]) == "Running").then_some(()));
+    let url = format!("http://{}:8080/cgi-bin/ip", testnet::CLIENT_IP);
+    let seen = eventually(30, || {
+        let run = c.kubectl(&["exec", "client", "--", "wget", "-qO-", &url]);
+        run.success.then_some(run.stdout)
+    });
+    let _ = outside.kill();
+    let _ = outside.wait();
+    let seen = seen.trim().trim_start_matches("[::ffff:").trim_end_matches(']').to_owned();
+    assert_eq!(seen, support::node::NODE_IP, "leaving the cluster, a pod's traffic carries the node's address");
+
+    // containerd dies: Krust starts it again, and the node keeps running pods.
+    let pid_file = c.dir.path().join("agent/containerd/containerd.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    eventually(30, || {
+        let now: i32 = std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()?;
+        (now != pid && std::path::Path::new(&format!("/proc/{now}")).exists()).then_some(())
+    });
+    c.ok(&["run", "after", "--image", BUSYBOX, "--", "sleep", "3600"]);
+    eventually(60, || (c.ok(&["get", "pod", "after", "-o", "jsonpath={.status.phase}"]) == "Running").then_some(()));
+    assert_eq!(c.ok(&["exec", "client", "--", "echo", "still running"]), "still running\n");
+}
+
+#[test]
+fn without_containerd_the_server_says_what_to_install_and_runs_without_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_krust"))
+        .args(["server", "--bind-address", "127.0.0.1", "--secure-port", "0", "--node-ip", "127.0.0.1", "--data-dir"])
+        .arg(dir.path())
+        .env("PATH", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = server.stderr.take().unwrap();
+    // Bounded: if the line never comes, the server is stopped after 30 s (ending the read).
+    let pid = nix::unistd::Pid::from_raw(server.id() as i32);
+    let (done, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if stopped.recv_timeout(std::time::Duration::from_secs(30)).is_err() {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    });
+    let line = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("containerd is not installed"))
+    });
+    let found = line.join().ok().flatten();
+    let _ = done.send(());
+    let _ = server.kill();
+    let _ = server.wait();
+    let found = found.expect("the server says containerd is missing");
+    assert!(found.contains("apt-get install containerd runc containernetworking-plugins"), "{found}");
+}
