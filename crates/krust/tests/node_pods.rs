@@ -704,3 +704,44 @@ fn without_containerd_the_server_says_what_to_install_and_runs_without_a_node() 
     let found = found.expect("the server says containerd is missing");
     assert!(found.contains("apt-get install containerd runc containernetworking-plugins"), "{found}");
 }
+
+#[test]
+fn pods_past_their_deadline_or_over_their_empty_dir_limit_fail() {
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    let pods = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: deadline}}
+spec:
+  activeDeadlineSeconds: 3
+  containers: [{{name: c, image: {BUSYBOX}, command: [sleep, "3600"]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: greedy-disk}}
+spec:
+  containers:
+  - name: c
+    image: {BUSYBOX}
+    command: ["sh", "-c", "dd if=/dev/zero of=/data/big bs=1024 count=2048; exec sleep 3600"]
+    volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes:
+  - name: data
+    emptyDir: {{sizeLimit: 1Mi}}
+"#
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &pods);
+    let failed = |pod: &str| {
+        let c = &c;
+        let pod = pod.to_owned();
+        eventually(60, move || {
+            let out = c.ok(&["get", "pod", &pod, "-o", "jsonpath={.status.phase}|{.status.reason}|{.status.message}"]);
+            out.starts_with("Failed|").then_some(out)
+        })
+    };
+    assert_eq!(
+        failed("deadline"),
+        "Failed|DeadlineExceeded|Pod was active on the node longer than the specified deadline"
+    );
+    assert_eq!(failed("greedy-disk"), "Failed|Evicted|Usage of EmptyDir volume \"data\" exceeds the limit \"1Mi\". ");
+}

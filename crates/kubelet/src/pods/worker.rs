@@ -109,15 +109,10 @@ impl PodWorker {
             return self.stop_sandboxes(&runtime).await;
         }
         if let Some(message) = self.past_deadline(pod) {
-            self.kill_containers(pod, &runtime, Some(0)).await;
-            self.stop_sandboxes(&runtime).await?;
-            let runtime = runtime_pod(&self.context.cri, &self.uid).await?;
-            let mut status = self.status(pod, &runtime);
-            status["phase"] = json!("Failed");
-            status["reason"] = json!("DeadlineExceeded");
-            status["message"] = json!(message);
-            self.context.recorder.record(pod, "Normal", "DeadlineExceeded", &message).await;
-            return self.report(pod, status).await;
+            return self.fail(pod, &runtime, "Normal", "DeadlineExceeded", message).await;
+        }
+        if let Some(message) = self.empty_dir_over_limit(pod) {
+            return self.fail(pod, &runtime, "Warning", "Evicted", message).await;
         }
         if runtime.sandboxes.is_empty() && reported == "Pending" {
             let others: Vec<Pod> = self.context.pods.state().iter().map(|p| (**p).clone()).collect();
@@ -495,12 +490,69 @@ impl PodWorker {
         }
     }
 
+    /// End the pod for good: stop its containers at once, stop its sandbox, and report it
+    /// Failed with `reason` (an event of `event_type` says why).
+    async fn fail(
+        &mut self,
+        pod: &Pod,
+        runtime: &RuntimePod,
+        event_type: &str,
+        reason: &str,
+        message: String,
+    ) -> Result<()> {
+        self.kill_containers(pod, runtime, Some(0)).await;
+        self.stop_sandboxes(runtime).await?;
+        let runtime = runtime_pod(&self.context.cri, &self.uid).await?;
+        let mut status = self.status(pod, &runtime);
+        status["phase"] = json!("Failed");
+        status["reason"] = json!(reason);
+        status["message"] = json!(message);
+        self.context.recorder.record(pod, event_type, reason, &message).await;
+        self.report(pod, status).await
+    }
+
+    /// Upstream's eviction of a pod whose disk-backed emptyDir outgrew its `sizeLimit`
+    /// (checked when the volumes are refreshed).
+    fn empty_dir_over_limit(&self, pod: &Pod) -> Option<String> {
+        for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+            let Some(empty) = &volume.empty_dir else { continue };
+            let Some(limit) = &empty.size_limit else { continue };
+            if empty.medium.as_deref() == Some("Memory") {
+                continue;
+            }
+            let Some((path, _)) = self.volume_paths.get(&volume.name) else { continue };
+            if disk_usage(path) > super::fields::quantity_bytes(&limit.0) {
+                return Some(format!(
+                    "Usage of EmptyDir volume \"{}\" exceeds the limit \"{}\". ",
+                    volume.name, limit.0
+                ));
+            }
+        }
+        None
+    }
+
     fn past_deadline(&self, pod: &Pod) -> Option<String> {
         let deadline = pod.spec.as_ref()?.active_deadline_seconds?;
         let started = pod.status.as_ref()?.start_time.as_ref()?.0;
         let elapsed = jiff::Timestamp::now().as_second() - started.as_second();
         (elapsed >= deadline).then(|| "Pod was active on the node longer than the specified deadline".to_owned())
     }
+}
+
+/// The bytes of the files under `dir` (not following links).
+fn disk_usage(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(meta) if meta.is_dir() => pending.push(entry.path()),
+                Ok(meta) if meta.is_file() => total += meta.len(),
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// The pod IPs the API holds for `pod`.
