@@ -745,3 +745,70 @@ spec:
     );
     assert_eq!(failed("greedy-disk"), "Failed|Evicted|Usage of EmptyDir volume \"data\" exceeds the limit \"1Mi\". ");
 }
+
+#[test]
+fn grpc_probes_ask_the_standard_health_service() {
+    if !std::path::Path::new("/usr/bin/etcd").exists() {
+        assert!(std::env::var_os("CI").is_none(), "the gRPC probe test uses etcd's health service (CI installs etcd)");
+        return;
+    }
+    let Some(c) = Cluster::start_node(&[]) else { return };
+    // etcd serves grpc.health.v1 on its client port: a gRPC health server on the node.
+    let netns = c.netns.as_ref().unwrap();
+    let node_ip = support::node::NODE_IP;
+    let mut etcd = std::process::Command::new("ip")
+        .args(["netns", "exec", &netns.node, "etcd", "--data-dir"])
+        .arg(c.dir.path().join("etcd"))
+        .args([
+            "--listen-client-urls",
+            &format!("http://{node_ip}:23790"),
+            "--advertise-client-urls",
+            &format!("http://{node_ip}:23790"),
+        ])
+        .args([
+            "--listen-peer-urls",
+            "http://127.0.0.1:23800",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:23800",
+        ])
+        .args(["--initial-cluster", "default=http://127.0.0.1:23800"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // A pod on the node's network probes it; a second probe asks a port nobody serves.
+    let pod = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: grpc-probed}}
+spec:
+  hostNetwork: true
+  containers:
+  - name: healthy
+    image: {BUSYBOX}
+    command: [sleep, "3600"]
+    readinessProbe: {{grpc: {{port: 23790}}, periodSeconds: 1}}
+  - name: unserved
+    image: {BUSYBOX}
+    command: [sleep, "3600"]
+    readinessProbe: {{grpc: {{port: 23791}}, periodSeconds: 1}}
+"#
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &pod);
+    let readiness = eventually(60, || {
+        let ready = c.ok(&["get", "pod", "grpc-probed", "-o", "jsonpath={.status.containerStatuses[*].ready}"]);
+        (ready == "true false").then_some(ready)
+    });
+    let _ = etcd.kill();
+    let _ = etcd.wait();
+    assert_eq!(readiness, "true false");
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=grpc-probed,reason=Unhealthy",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(events.contains("Readiness probe failed:") && events.contains("23791"), "{events}");
+}
