@@ -269,12 +269,20 @@ async fn service_account_token(
         .create_subresource("token", &account, &PostParams::default(), &request)
         .await
         .map_err(|e| Missing(format!("failed to fetch token: {e}")))?;
-    let value = issued.status.map(|s| s.token).unwrap_or_default();
-    let lifetime = Duration::from_secs(expiration.max(600) as u64);
-    state
-        .tokens
-        .insert(key.to_owned(), Token { value: value.clone(), renew_at: Instant::now() + lifetime.mul_f64(0.8) });
-    Ok(value)
+    let status =
+        issued.status.ok_or_else(|| Missing("failed to fetch token: the answer carries no token".to_owned()))?;
+    // The lifetime the API server granted (it may cap the request), as upstream's kubelet
+    // reads it from the answer; renewed once 80% of it has passed.
+    let granted = status.expiration_timestamp.0.duration_since(jiff::Timestamp::now()).as_secs();
+    let lifetime = Duration::from_secs(if granted > 0 { granted as u64 } else { expiration.max(600) as u64 });
+    let renew = renew_at(Instant::now(), lifetime);
+    state.tokens.insert(key.to_owned(), Token { value: status.token.clone(), renew_at: renew });
+    Ok(status.token)
+}
+
+/// When a token issued at `issued` for `lifetime` is renewed: after 80% of it.
+fn renew_at(issued: Instant, lifetime: Duration) -> Instant {
+    issued + lifetime.mul_f64(0.8)
 }
 
 /// Remove a pod's volume directories (unmounting memory-backed emptyDirs first).
@@ -288,5 +296,17 @@ pub fn clean_up(paths: &Paths, uid: &str) {
         && error.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(dir = %dir.display(), %error, "removing a pod's directory failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_after_eighty_percent_of_their_lifetime() {
+        let issued = Instant::now();
+        assert_eq!(renew_at(issued, Duration::from_secs(3600)), issued + Duration::from_secs(2880));
+        assert_eq!(renew_at(issued, Duration::from_secs(600)), issued + Duration::from_secs(480));
     }
 }
