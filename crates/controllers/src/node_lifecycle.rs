@@ -68,6 +68,15 @@ pub async fn run(client: Client, informers: Informers, grace_period: Duration) -
     Ok(())
 }
 
+/// How soon a node whose write conflicted is looked at again. A real kubelet reports its
+/// status often, so the cached Node is often one version behind: a conflict is expected,
+/// not a failure worth a warning, and the watch brings the newer version at once.
+const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+
+fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409)
+}
+
 impl Reconciler for NodeLifecycleController {
     /// A node's name.
     type Key = String;
@@ -84,7 +93,11 @@ impl Reconciler for NodeLifecycleController {
         let reported_unknown = condition(&node, "Ready").is_some_and(|c| c.status == "Unknown");
         if silent_for >= self.grace_period && !reported_unknown {
             mark_unknown(&mut node, now);
-            node = Api::<Node>::all(self.client.clone()).replace_status(name, &post_params(), &node).await?;
+            node = match Api::<Node>::all(self.client.clone()).replace_status(name, &post_params(), &node).await {
+                Ok(node) => node,
+                Err(error) if is_conflict(&error) => return Ok(Action::RequeueAfter(CONFLICT_RETRY)),
+                Err(error) => return Err(error.into()),
+            };
             tracing::info!(node = %name, "node stopped posting status; conditions set Unknown");
         }
         let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
@@ -92,7 +105,11 @@ impl Reconciler for NodeLifecycleController {
         if wanted != taints {
             let patch = json!({"metadata": {"resourceVersion": node.resource_version()}, "spec": {"taints": wanted}});
             let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() };
-            Api::<Node>::all(self.client.clone()).patch(name, &params, &Patch::Merge(patch)).await?;
+            match Api::<Node>::all(self.client.clone()).patch(name, &params, &Patch::Merge(patch)).await {
+                Ok(_) => {}
+                Err(error) if is_conflict(&error) => return Ok(Action::RequeueAfter(CONFLICT_RETRY)),
+                Err(error) => return Err(error.into()),
+            }
         }
         let next_eviction = self.evict(name, &wanted, now).await?;
         // Look again when the node would turn silent, or when the next toleration runs out.
